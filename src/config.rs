@@ -1,0 +1,178 @@
+//! Settings of `triage serve`: command-line flags (each also an environment variable
+//! `TRIAGE_*`), an optional TOML file, and embedded defaults, in that order of precedence.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::auth::TokenConfig;
+use crate::error::{Error, Result};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+pub const DEFAULT_DATA_DIR: &str = "./triage-data";
+
+/// Flags of `triage serve`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:50051].
+    #[arg(long, env = "TRIAGE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory holding the database (created if missing) [default: ./triage-data].
+    #[arg(long, env = "TRIAGE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file (limits, auth tokens); flags and env override it.
+    #[arg(long, env = "TRIAGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Allow serving a non-loopback address without any auth token configured.
+    #[arg(long, env = "TRIAGE_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+    /// Longest accepted feedback text, in characters [default: 20000].
+    #[arg(long, env = "TRIAGE_MAX_TEXT_CHARS")]
+    pub max_text_chars: Option<usize>,
+}
+
+/// Size limits on what clients may send. Every limit is counted in Unicode characters.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    pub max_text_chars: usize,
+    /// external_id and customer_id.
+    pub max_id_chars: usize,
+    pub max_channel_chars: usize,
+    pub max_attributes: usize,
+    pub max_attribute_key_chars: usize,
+    pub max_attribute_value_chars: usize,
+    pub max_resolution_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_text_chars: 20_000,
+            max_id_chars: 128,
+            max_channel_chars: 64,
+            max_attributes: 64,
+            max_attribute_key_chars: 64,
+            max_attribute_value_chars: 1024,
+            max_resolution_chars: 20_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `[[auth.tokens]]` tables.
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// The TOML file's layout.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub insecure_no_auth: Option<bool>,
+    pub limits: Limits,
+    pub auth: AuthConfig,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<FileConfig> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Everything the server needs to start, after merging flags, file and defaults.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub insecure_no_auth: bool,
+    pub limits: Limits,
+    pub auth: AuthConfig,
+}
+
+impl Settings {
+    pub fn resolve(args: &ServeArgs) -> Result<Settings> {
+        let file = match &args.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        let mut limits = file.limits;
+        if let Some(max) = args.max_text_chars {
+            limits.max_text_chars = max;
+        }
+        Ok(Settings {
+            listen: args.listen.or(file.listen).unwrap_or_else(|| {
+                DEFAULT_LISTEN
+                    .parse()
+                    .expect("the default listen address parses")
+            }),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            insecure_no_auth: args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false),
+            limits,
+            auth: file.auth,
+        })
+    }
+
+    /// Settings with embedded defaults for a data directory (used by tests and tools).
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Settings {
+        Settings {
+            data_dir: data_dir.into(),
+            ..Settings::resolve(&ServeArgs::default()).expect("defaults need no file")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("triage.toml");
+        std::fs::write(
+            &path,
+            r#"
+listen = "127.0.0.1:6000"
+data_dir = "/var/lib/triage"
+[limits]
+max_text_chars = 500
+[[auth.tokens]]
+name = "bot"
+token = "secret"
+roles = ["ingest"]
+"#,
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let settings = Settings::resolve(&args).unwrap();
+        assert_eq!(settings.listen.port(), 7000);
+        assert_eq!(settings.data_dir, PathBuf::from("/var/lib/triage"));
+        assert_eq!(settings.limits.max_text_chars, 500);
+        assert_eq!(settings.limits.max_id_chars, 128);
+        assert_eq!(settings.auth.tokens.len(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("triage.toml");
+        std::fs::write(&path, "[limits]\nmax_txt_chars = 5\n").unwrap();
+        let error = FileConfig::load(&path).unwrap_err().to_string();
+        assert!(error.contains("max_txt_chars"), "{error}");
+    }
+}

@@ -1,0 +1,38 @@
+//! triage: a gRPC service that makes sense of customer feedback in Russian, Ukrainian and
+//! Slovenian.
+//!
+//! How data flows (DESIGN.md §2): a client calls the thin gRPC layer ([`api`]), which converts and
+//! validates and hands the item to the ingest pipeline ([`ingest`]): normalize, detect the
+//! language ([`text`]), then store it through the single writer of the [`store`], which commits
+//! concurrent writes together and acknowledges only what is durable.
+//!
+//! # Layout
+//! - [`server`]: assembles services, health, reflection, auth, graceful shutdown.
+//! - [`api`]: one module per gRPC service; proto ⇄ domain conversions in `api::convert`.
+//! - [`ingest`]: validation and the ingest pipeline.
+//! - [`text`]: normalization and language identification.
+//! - [`store`]: the SQLite system of record, its writer task and migrations.
+//! - [`auth`]: bearer tokens, roles, the auth layer.
+//! - [`config`]: flags, `TRIAGE_*` environment variables and the TOML file.
+//! - [`model`]: plain domain types.
+//! - [`error`]: the crate's error enum and its one mapping to `tonic::Status`.
+//! - [`cli`]: client-side commands (`triage import`).
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod model;
+pub mod server;
+pub mod store;
+pub mod text;
+
+/// Code generated from `proto/triage/v1/*.proto`.
+pub mod pb {
+    tonic::include_proto!("triage.v1");
+
+    /// The encoded file descriptor set of the contract, served by reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("triage_descriptor");
+}

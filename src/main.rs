@@ -1,0 +1,88 @@
+//! The `triage` command line: `serve` runs the service, `import` streams a JSONL file into it.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use triage::cli::import::{self, ImportArgs};
+use triage::config::{ServeArgs, Settings};
+use triage::server;
+
+#[derive(Parser)]
+#[command(
+    name = "triage",
+    version,
+    about = "Customer feedback triage for ru / uk / sl"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gRPC service.
+    Serve(ServeArgs),
+    /// Stream a JSON Lines file of feedback into a running server.
+    Import(ImportArgs),
+}
+
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("TRIAGE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(&args)?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data_dir = %settings.data_dir.display(), "serving");
+    // Tests and scripts read the bound address (useful with port 0) from this line.
+    println!("triage listening on {address}");
+    std::io::stdout().flush()?;
+    server::serve(settings, listener, server::termination_signal()).await?;
+    Ok(())
+}
+
+async fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let summary = import::run(&args).await?;
+    println!(
+        "created {}, already existed {}, rejected {}",
+        summary.created,
+        summary.already_existed,
+        summary.rejected.len()
+    );
+    for (line, reason) in &summary.rejected {
+        println!("  line {line}: {reason}");
+    }
+    if summary.unanswered > 0 {
+        println!(
+            "{} lines were sent but not answered; run the import again",
+            summary.unanswered
+        );
+    }
+    Ok(if summary.rejected.is_empty() && summary.unanswered == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    init_logging();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Import(args) => run_import(args).await,
+    }
+}

@@ -1,0 +1,124 @@
+//! Plain domain types shared by the pipeline, the store and the API layer. No gRPC, no SQL.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What kind of text a customer sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackKind {
+    #[default]
+    Unspecified,
+    Complaint,
+    Review,
+    Other,
+}
+
+impl FeedbackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackKind::Unspecified => "unspecified",
+            FeedbackKind::Complaint => "complaint",
+            FeedbackKind::Review => "review",
+            FeedbackKind::Other => "other",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "unspecified" => FeedbackKind::Unspecified,
+            "complaint" => FeedbackKind::Complaint,
+            "review" => FeedbackKind::Review,
+            "other" => FeedbackKind::Other,
+            _ => return None,
+        })
+    }
+}
+
+/// The satisfaction scale a score was given on, with its valid range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreKind {
+    Nps,
+    Csat,
+    Ces,
+}
+
+impl ScoreKind {
+    /// Inclusive bounds of the scale (DESIGN.md §6).
+    pub fn range(self) -> std::ops::RangeInclusive<i32> {
+        match self {
+            ScoreKind::Nps => 0..=10,
+            ScoreKind::Csat => 1..=5,
+            ScoreKind::Ces => 1..=7,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoreKind::Nps => "nps",
+            ScoreKind::Csat => "csat",
+            ScoreKind::Ces => "ces",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "nps" => ScoreKind::Nps,
+            "csat" => ScoreKind::Csat,
+            "ces" => ScoreKind::Ces,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Score {
+    pub kind: ScoreKind,
+    pub value: i32,
+}
+
+/// A feedback item as a client submits it (already structurally converted, not yet validated).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewFeedback {
+    pub external_id: String,
+    pub customer_id: String,
+    pub text: String,
+    pub kind: FeedbackKind,
+    pub channel: String,
+    /// When the customer wrote it; `None` means "when received".
+    pub created_at: Option<DateTime<Utc>>,
+    pub language_hint: String,
+    pub score: Option<Score>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// What was done about a feedback item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution {
+    pub text: String,
+    pub resolved_by: String,
+    pub resolved_at: DateTime<Utc>,
+}
+
+/// A stored feedback item: the submitted fields plus everything the pipeline derived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feedback {
+    pub id: String,
+    pub external_id: String,
+    pub customer_id: String,
+    pub text: String,
+    pub kind: FeedbackKind,
+    pub channel: String,
+    pub created_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub language_hint: String,
+    pub score: Option<Score>,
+    pub attributes: BTreeMap<String, String>,
+    /// `ru`, `uk`, `sl` or `und`.
+    pub language: String,
+    pub language_confidence: f64,
+    pub resolution: Option<Resolution>,
+}

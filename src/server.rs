@@ -1,0 +1,115 @@
+//! Assembles the gRPC server: the services, health, reflection, the auth layer, and a graceful
+//! shutdown that stops accepting, finishes in-flight requests and then closes the store.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use crate::api::feedback::FeedbackApi;
+use crate::auth::{AuthLayer, TokenTable};
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::ingest::Ingestor;
+use crate::pb;
+use crate::pb::feedback_service_server::FeedbackServiceServer;
+use crate::store::{Store, StoreOptions};
+
+/// Refuses configurations that would expose an unauthenticated server to the network.
+fn check_exposure(settings: &Settings, tokens: &TokenTable, listener: &TcpListener) -> Result<()> {
+    if !tokens.is_empty() {
+        return Ok(());
+    }
+    let address = listener.local_addr()?;
+    if address.ip().is_loopback() {
+        tracing::warn!(
+            %address,
+            "no auth tokens configured: every caller has every role (loopback only)"
+        );
+        Ok(())
+    } else if settings.insecure_no_auth {
+        tracing::warn!(%address, "serving WITHOUT authentication on a non-loopback address");
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "refusing to listen on {address} without auth tokens; configure [[auth.tokens]] \
+             or pass --insecure-no-auth"
+        )))
+    }
+}
+
+/// Serves on `listener` until `shutdown` completes, then drains and closes the store.
+pub async fn serve(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let tokens = TokenTable::from_config(&settings.auth.tokens)?;
+    check_exposure(&settings, &tokens, &listener)?;
+    let store = Store::open(&settings.data_dir, StoreOptions::default()).await?;
+    let ingestor = Arc::new(Ingestor::new(store.clone(), settings.limits.clone()));
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<FeedbackServiceServer<FeedbackApi>>()
+        .await;
+    health.set_service_status("", ServingStatus::Serving).await;
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::Config(format!("reflection: {e}")))?;
+
+    let stopping = {
+        let health = health.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            health
+                .set_not_serving::<FeedbackServiceServer<FeedbackApi>>()
+                .await;
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+        }
+    };
+
+    let served = Server::builder()
+        .layer(AuthLayer::new(tokens))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(FeedbackServiceServer::new(FeedbackApi::new(
+            ingestor,
+            store.clone(),
+        )))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)
+        .await;
+    let closed = store.close().await;
+    served.map_err(|e| Error::Config(format!("transport: {e}")))?;
+    closed?;
+    tracing::info!("store closed");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn termination_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

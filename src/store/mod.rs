@@ -1,0 +1,182 @@
+//! The store: the system of record (DESIGN.md §2, §8).
+//!
+//! SQLite in WAL mode with `synchronous=FULL`. All writes go through one writer task that owns
+//! the only writing connection and commits whatever requests have queued up in one transaction
+//! (group commit), so durability costs one fsync per batch rather than one per request, and
+//! idempotency checks see every earlier write in order. Reads use a separate pool of read-only
+//! connections and never wait for the writer.
+
+mod rows;
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::ConnectOptions;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::model::{Feedback, Resolution};
+use writer::{WriteOp, WriteReply, WriteRequest};
+
+/// File name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "triage.db";
+
+/// Tuning of the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How many write requests may wait for the writer before callers are held back.
+    pub write_queue_capacity: usize,
+    /// The most write requests committed in one transaction.
+    pub max_batch: usize,
+    /// Read-only connections for queries.
+    pub reader_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            write_queue_capacity: 4096,
+            max_batch: 512,
+            reader_connections: 4,
+        }
+    }
+}
+
+/// Result of storing a feedback item.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub feedback: Feedback,
+    /// True when an item with the same external id was already stored; nothing was written.
+    pub already_existed: bool,
+}
+
+/// Handle to the store. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct Store {
+    readers: SqlitePool,
+    writes: mpsc::Sender<WriteRequest>,
+    writer_task: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir` and applies pending migrations.
+    pub async fn open(data_dir: &Path, options: StoreOptions) -> Result<Store> {
+        tokio::fs::create_dir_all(data_dir).await?;
+        let path = data_dir.join(DATABASE_FILE);
+        let base = SqliteConnectOptions::new()
+            .filename(&path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .disable_statement_logging();
+        let mut writer_connection: SqliteConnection =
+            base.clone().create_if_missing(true).connect().await?;
+        sqlx::migrate!("./migrations")
+            .run(&mut writer_connection)
+            .await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(options.reader_connections.max(1))
+            .connect_with(base.read_only(true))
+            .await?;
+        let next_sequence = rows::max_sequence(&mut writer_connection).await? + 1;
+        let (writes, queue) = mpsc::channel(options.write_queue_capacity.max(1));
+        let task = tokio::spawn(writer::run(
+            writer_connection,
+            queue,
+            next_sequence,
+            options.max_batch.max(1),
+        ));
+        Ok(Store {
+            readers,
+            writes,
+            writer_task: Arc::new(Mutex::new(Some(task))),
+        })
+    }
+
+    /// Stores a new feedback item unless one with the same external id exists, in which case the
+    /// stored one is returned unchanged. Returns once the write is durably committed.
+    pub async fn insert_feedback(&self, feedback: Feedback) -> Result<Stored> {
+        match self
+            .write(WriteOp::InsertFeedback(Box::new(feedback)))
+            .await?
+        {
+            WriteReply::Feedback {
+                feedback,
+                already_existed,
+            } => Ok(Stored {
+                feedback: *feedback,
+                already_existed,
+            }),
+            WriteReply::Closed => Err(Error::ShuttingDown),
+        }
+    }
+
+    /// Records (or replaces) the resolution of a feedback item.
+    pub async fn resolve_feedback(&self, id: &str, resolution: Resolution) -> Result<Feedback> {
+        let op = WriteOp::ResolveFeedback {
+            id: id.to_string(),
+            resolution,
+        };
+        match self.write(op).await? {
+            WriteReply::Feedback { feedback, .. } => Ok(*feedback),
+            WriteReply::Closed => Err(Error::ShuttingDown),
+        }
+    }
+
+    pub async fn get_feedback(&self, id: &str) -> Result<Option<Feedback>> {
+        let row = sqlx::query(rows::SELECT_FEEDBACK_BY_ID)
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await?;
+        row.as_ref().map(rows::feedback_from_row).transpose()
+    }
+
+    /// Number of stored feedback items.
+    pub async fn feedback_count(&self) -> Result<i64> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feedback")
+            .fetch_one(&self.readers)
+            .await?;
+        Ok(count)
+    }
+
+    /// Finishes every queued write, then closes all connections. Writes requested afterwards fail
+    /// with [`Error::ShuttingDown`].
+    pub async fn close(&self) -> Result<()> {
+        let (reply, done) = oneshot::channel();
+        if self
+            .writes
+            .send(WriteRequest {
+                op: WriteOp::Close,
+                reply,
+            })
+            .await
+            .is_ok()
+        {
+            // The writer answers the close request only after it has stopped taking requests.
+            let _ = done.await;
+        }
+        if let Some(task) = self.writer_task.lock().await.take()
+            && let Err(join_error) = task.await
+        {
+            tracing::error!(error = %join_error, "store writer task failed");
+        }
+        self.readers.close().await;
+        Ok(())
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<WriteReply> {
+        let (reply, answer) = oneshot::channel();
+        self.writes
+            .send(WriteRequest { op, reply })
+            .await
+            .map_err(|_| Error::ShuttingDown)?;
+        answer.await.map_err(|_| Error::ShuttingDown)?
+    }
+}

@@ -1,0 +1,96 @@
+//! SQL text and the mapping between table rows and domain types.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+
+use crate::error::{Error, Result};
+use crate::model::{Feedback, FeedbackKind, Resolution, Score, ScoreKind};
+
+/// `SELECT <every feedback column> FROM feedback WHERE <key> = ?`; the column list is written once.
+macro_rules! select_feedback_where {
+    ($key:literal) => {
+        concat!(
+            "SELECT id, seq, external_id, customer_id, text, kind, channel, created_at, ",
+            "received_at, language_hint, score_kind, score_value, attributes, language, ",
+            "language_confidence, resolution, resolved_by, resolved_at FROM feedback WHERE ",
+            $key,
+            " = ?"
+        )
+    };
+}
+
+pub const SELECT_FEEDBACK_BY_ID: &str = select_feedback_where!("id");
+pub const SELECT_FEEDBACK_BY_EXTERNAL_ID: &str = select_feedback_where!("external_id");
+
+pub const INSERT_FEEDBACK: &str = "INSERT INTO feedback (id, seq, external_id, customer_id, \
+     text, kind, channel, created_at, received_at, language_hint, score_kind, score_value, \
+     attributes, language, language_confidence, resolution, resolved_by, resolved_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+pub const UPDATE_RESOLUTION: &str =
+    "UPDATE feedback SET seq = ?, resolution = ?, resolved_by = ?, resolved_at = ? WHERE id = ?";
+
+pub fn to_micros(time: DateTime<Utc>) -> i64 {
+    time.timestamp_micros()
+}
+
+fn from_micros(micros: i64, column: &str) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| Error::Corrupt(format!("{column} out of range: {micros}")))
+}
+
+/// The highest sequence number in use, 0 for an empty store.
+pub async fn max_sequence(connection: &mut SqliteConnection) -> Result<i64> {
+    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM feedback")
+        .fetch_one(connection)
+        .await?;
+    Ok(max.unwrap_or(0))
+}
+
+pub fn feedback_from_row(row: &SqliteRow) -> Result<Feedback> {
+    let kind: String = row.try_get("kind")?;
+    let score_kind: Option<String> = row.try_get("score_kind")?;
+    let score_value: Option<i64> = row.try_get("score_value")?;
+    let score = match (score_kind, score_value) {
+        (Some(kind), Some(value)) => Some(Score {
+            kind: ScoreKind::parse(&kind)
+                .ok_or_else(|| Error::Corrupt(format!("unknown score kind {kind:?}")))?,
+            value: i32::try_from(value)
+                .map_err(|_| Error::Corrupt(format!("score value {value} out of range")))?,
+        }),
+        _ => None,
+    };
+    let attributes: String = row.try_get("attributes")?;
+    let resolution = match row.try_get::<Option<String>, _>("resolution")? {
+        Some(text) => Some(Resolution {
+            text,
+            resolved_by: row
+                .try_get::<Option<String>, _>("resolved_by")?
+                .unwrap_or_default(),
+            resolved_at: from_micros(
+                row.try_get::<Option<i64>, _>("resolved_at")?.unwrap_or(0),
+                "resolved_at",
+            )?,
+        }),
+        None => None,
+    };
+    Ok(Feedback {
+        id: row.try_get("id")?,
+        external_id: row.try_get("external_id")?,
+        customer_id: row.try_get("customer_id")?,
+        text: row.try_get("text")?,
+        kind: FeedbackKind::parse(&kind)
+            .ok_or_else(|| Error::Corrupt(format!("unknown feedback kind {kind:?}")))?,
+        channel: row.try_get("channel")?,
+        created_at: from_micros(row.try_get("created_at")?, "created_at")?,
+        received_at: from_micros(row.try_get("received_at")?, "received_at")?,
+        language_hint: row.try_get("language_hint")?,
+        score,
+        attributes: serde_json::from_str(&attributes)
+            .map_err(|e| Error::Corrupt(format!("attributes: {e}")))?,
+        language: row.try_get("language")?,
+        language_confidence: row.try_get("language_confidence")?,
+        resolution,
+    })
+}

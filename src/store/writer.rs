@@ -1,0 +1,203 @@
+//! The single writer task: takes write requests in arrival order, applies whatever has queued up
+//! in one transaction, commits once, then answers every request of the batch.
+//!
+//! A request whose own check fails (an unknown id, say) gets its error without affecting the rest
+//! of the batch, because every check runs before that request writes anything. A failure of the
+//! database itself rolls the whole batch back and fails every request in it, so nothing is ever
+//! acknowledged that was not committed.
+
+use sqlx::Connection;
+use sqlx::sqlite::SqliteConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::rows;
+use crate::error::{Error, Result};
+use crate::model::{Feedback, Resolution};
+
+pub(super) enum WriteOp {
+    InsertFeedback(Box<Feedback>),
+    ResolveFeedback {
+        id: String,
+        resolution: Resolution,
+    },
+    /// Stop after everything queued before this request has been committed.
+    Close,
+}
+
+pub(super) enum WriteReply {
+    Feedback {
+        feedback: Box<Feedback>,
+        already_existed: bool,
+    },
+    /// Answer to [`WriteOp::Close`]: everything before it is committed and the writer has stopped.
+    Closed,
+}
+
+pub(super) struct WriteRequest {
+    pub op: WriteOp,
+    pub reply: oneshot::Sender<Result<WriteReply>>,
+}
+
+pub(super) async fn run(
+    mut connection: SqliteConnection,
+    mut queue: mpsc::Receiver<WriteRequest>,
+    mut next_sequence: i64,
+    max_batch: usize,
+) {
+    let mut close_reply = None;
+    while close_reply.is_none() {
+        let Some(first) = queue.recv().await else {
+            break;
+        };
+        let mut batch = Vec::with_capacity(max_batch.min(64));
+        for request in std::iter::once(first).chain(std::iter::from_fn(|| queue.try_recv().ok())) {
+            if matches!(request.op, WriteOp::Close) {
+                close_reply = Some(request.reply);
+                break;
+            }
+            batch.push(request);
+            if batch.len() >= max_batch {
+                break;
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let first_sequence = next_sequence;
+        match apply_batch(&mut connection, &batch, &mut next_sequence).await {
+            Ok(replies) => {
+                for (request, reply) in batch.into_iter().zip(replies) {
+                    let _ = request.reply.send(reply);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, size = batch.len(), "write batch rolled back");
+                next_sequence = first_sequence;
+                for request in batch {
+                    let _ = request.reply.send(Err(Error::Corrupt(format!(
+                        "the write could not be committed: {error}"
+                    ))));
+                }
+            }
+        }
+    }
+    queue.close();
+    // Requests that raced with the close are refused rather than left hanging.
+    while let Ok(request) = queue.try_recv() {
+        let _ = request.reply.send(Err(Error::ShuttingDown));
+    }
+    if let Err(error) = connection.close().await {
+        tracing::warn!(%error, "closing the writer connection");
+    }
+    if let Some(reply) = close_reply {
+        let _ = reply.send(Ok(WriteReply::Closed));
+    }
+}
+
+/// Applies a batch in one transaction. The outer error means the transaction failed and nothing
+/// of the batch was committed; inner errors belong to single requests.
+async fn apply_batch(
+    connection: &mut SqliteConnection,
+    batch: &[WriteRequest],
+    next_sequence: &mut i64,
+) -> Result<Vec<Result<WriteReply>>> {
+    let mut transaction = connection.begin().await?;
+    let mut replies = Vec::with_capacity(batch.len());
+    for request in batch {
+        let reply = match &request.op {
+            WriteOp::InsertFeedback(feedback) => {
+                insert_feedback(&mut transaction, feedback, next_sequence).await
+            }
+            WriteOp::ResolveFeedback { id, resolution } => {
+                resolve_feedback(&mut transaction, id, resolution, next_sequence).await
+            }
+            WriteOp::Close => unreachable!("close requests never enter a batch"),
+        };
+        match reply {
+            Err(error @ (Error::Storage(_) | Error::Corrupt(_))) => return Err(error),
+            other => replies.push(other),
+        }
+    }
+    transaction.commit().await?;
+    Ok(replies)
+}
+
+async fn insert_feedback(
+    connection: &mut SqliteConnection,
+    feedback: &Feedback,
+    next_sequence: &mut i64,
+) -> Result<WriteReply> {
+    let existing = sqlx::query(rows::SELECT_FEEDBACK_BY_EXTERNAL_ID)
+        .bind(&feedback.external_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+    if let Some(row) = existing {
+        return Ok(WriteReply::Feedback {
+            feedback: Box::new(rows::feedback_from_row(&row)?),
+            already_existed: true,
+        });
+    }
+    let attributes = serde_json::to_string(&feedback.attributes)
+        .map_err(|e| Error::Corrupt(format!("attributes: {e}")))?;
+    let sequence = *next_sequence;
+    sqlx::query(rows::INSERT_FEEDBACK)
+        .bind(&feedback.id)
+        .bind(sequence)
+        .bind(&feedback.external_id)
+        .bind(&feedback.customer_id)
+        .bind(&feedback.text)
+        .bind(feedback.kind.as_str())
+        .bind(&feedback.channel)
+        .bind(rows::to_micros(feedback.created_at))
+        .bind(rows::to_micros(feedback.received_at))
+        .bind(&feedback.language_hint)
+        .bind(feedback.score.map(|s| s.kind.as_str()))
+        .bind(feedback.score.map(|s| s.value))
+        .bind(attributes)
+        .bind(&feedback.language)
+        .bind(feedback.language_confidence)
+        .bind(feedback.resolution.as_ref().map(|r| r.text.as_str()))
+        .bind(feedback.resolution.as_ref().map(|r| r.resolved_by.as_str()))
+        .bind(
+            feedback
+                .resolution
+                .as_ref()
+                .map(|r| rows::to_micros(r.resolved_at)),
+        )
+        .execute(&mut *connection)
+        .await?;
+    *next_sequence += 1;
+    Ok(WriteReply::Feedback {
+        feedback: Box::new(feedback.clone()),
+        already_existed: false,
+    })
+}
+
+async fn resolve_feedback(
+    connection: &mut SqliteConnection,
+    id: &str,
+    resolution: &Resolution,
+    next_sequence: &mut i64,
+) -> Result<WriteReply> {
+    let sequence = *next_sequence;
+    let updated = sqlx::query(rows::UPDATE_RESOLUTION)
+        .bind(sequence)
+        .bind(&resolution.text)
+        .bind(&resolution.resolved_by)
+        .bind(rows::to_micros(resolution.resolved_at))
+        .bind(id)
+        .execute(&mut *connection)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(Error::NotFound(format!("no feedback with id {id:?}")));
+    }
+    *next_sequence += 1;
+    let row = sqlx::query(rows::SELECT_FEEDBACK_BY_ID)
+        .bind(id)
+        .fetch_one(&mut *connection)
+        .await?;
+    Ok(WriteReply::Feedback {
+        feedback: Box::new(rows::feedback_from_row(&row)?),
+        already_existed: false,
+    })
+}
