@@ -3,7 +3,7 @@
 //! Everything that needs no shared state (validation, language detection) runs in the caller's
 //! task, in parallel across requests; only the final write goes through the store's single writer.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
 use crate::config::Limits;
 use crate::error::{Error, FieldViolation, Result};
@@ -33,12 +33,13 @@ impl Ingestor {
     /// Validates, analyses and durably stores one item (or returns the stored one with the same
     /// external id).
     pub async fn ingest(&self, new: NewFeedback) -> Result<Stored> {
-        let now = Utc::now();
+        // The store keeps microseconds; answering with more would differ from later reads.
+        let now = Utc::now().trunc_subsecs(6);
         validate_new_feedback(&new, &self.limits, now)?;
         let detection = self.languages.detect(&new.text, &new.language_hint);
         let feedback = Feedback {
             id: uuid::Uuid::now_v7().to_string(),
-            created_at: new.created_at.unwrap_or(now),
+            created_at: new.created_at.map_or(now, |t| t.trunc_subsecs(6)),
             received_at: now,
             language: detection.language.to_string(),
             language_confidence: detection.confidence,
@@ -84,7 +85,7 @@ impl Ingestor {
         let resolution = Resolution {
             text: text.to_string(),
             resolved_by: resolved_by.to_string(),
-            resolved_at: Utc::now(),
+            resolved_at: Utc::now().trunc_subsecs(6),
         };
         self.store.resolve_feedback(id, resolution).await
     }

@@ -2,6 +2,7 @@
 //! shutdown that stops accepting, finishes in-flight requests and then closes the store.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -19,11 +20,10 @@ use crate::pb::feedback_service_server::FeedbackServiceServer;
 use crate::store::{Store, StoreOptions};
 
 /// Refuses configurations that would expose an unauthenticated server to the network.
-fn check_exposure(settings: &Settings, tokens: &TokenTable, listener: &TcpListener) -> Result<()> {
+fn check_exposure(settings: &Settings, tokens: &TokenTable, address: SocketAddr) -> Result<()> {
     if !tokens.is_empty() {
         return Ok(());
     }
-    let address = listener.local_addr()?;
     if address.ip().is_loopback() {
         tracing::warn!(
             %address,
@@ -48,7 +48,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let tokens = TokenTable::from_config(&settings.auth.tokens)?;
-    check_exposure(&settings, &tokens, &listener)?;
+    check_exposure(&settings, &tokens, listener.local_addr()?)?;
     let store = Store::open(&settings.data_dir, StoreOptions::default()).await?;
     let ingestor = Arc::new(Ingestor::new(store.clone(), settings.limits.clone()));
 
@@ -111,5 +111,33 @@ pub async fn termination_signal() {
     #[cfg(not(unix))]
     {
         let _ = interrupt.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Role, TokenConfig};
+
+    #[test]
+    fn no_tokens_means_loopback_only() {
+        let mut settings = Settings::with_data_dir("unused");
+        let open = TokenTable::from_config(&[]).unwrap();
+        let public: SocketAddr = "10.1.2.3:50051".parse().unwrap();
+        assert!(check_exposure(&settings, &open, "127.0.0.1:50051".parse().unwrap()).is_ok());
+        assert!(check_exposure(&settings, &open, "[::1]:50051".parse().unwrap()).is_ok());
+        let refusal = check_exposure(&settings, &open, public).unwrap_err();
+        assert!(refusal.to_string().contains("--insecure-no-auth"));
+        settings.insecure_no_auth = true;
+        assert!(check_exposure(&settings, &open, public).is_ok());
+        settings.insecure_no_auth = false;
+        let guarded = TokenTable::from_config(&[TokenConfig {
+            name: "bot".into(),
+            token_sha256: None,
+            token: Some("secret".into()),
+            roles: vec![Role::Ingest],
+        }])
+        .unwrap();
+        assert!(check_exposure(&settings, &guarded, public).is_ok());
     }
 }

@@ -78,8 +78,10 @@ impl Store {
             .disable_statement_logging();
         let mut writer_connection: SqliteConnection =
             base.clone().create_if_missing(true).connect().await?;
+        // `run_direct` rather than `run`: the generic `Acquire` bound of `run` makes the whole
+        // server future fail the `Send` check (a known higher-ranked lifetime limitation).
         sqlx::migrate!("./migrations")
-            .run(&mut writer_connection)
+            .run_direct(None, &mut writer_connection, false)
             .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(options.reader_connections.max(1))
