@@ -17,11 +17,13 @@
 //! - [`model`]: plain domain types.
 //! - [`error`]: the crate's error enum and its one mapping to `tonic::Status`.
 //! - [`cli`]: client-side commands (`triage import`).
+//! - [`corpus`]: a seeded synthetic feedback generator for benchmarks and evaluations.
 
 pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod corpus;
 pub mod error;
 pub mod ingest;
 pub mod model;

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::api::feedback::FeedbackApi;
@@ -86,7 +86,11 @@ pub async fn serve(
             ingestor,
             store.clone(),
         )))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)
+        .serve_with_incoming_shutdown(
+            // Without TCP_NODELAY small unary replies wait for the peer's delayed ACK (~40 ms).
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            stopping,
+        )
         .await;
     let closed = store.close().await;
     served.map_err(|e| Error::Config(format!("transport: {e}")))?;

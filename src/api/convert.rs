@@ -127,6 +127,28 @@ pub fn new_feedback_from_proto(feedback: Option<pb::NewFeedback>) -> Result<NewF
     })
 }
 
+/// The request form of a domain item (used by client-side tools such as the benchmark).
+pub fn new_feedback_to_proto(new: NewFeedback) -> pb::NewFeedback {
+    pb::NewFeedback {
+        external_id: new.external_id,
+        customer_id: new.customer_id,
+        text: new.text,
+        kind: feedback_kind_to_proto(new.kind) as i32,
+        channel: new.channel,
+        created_at: new.created_at.map(timestamp_to_proto),
+        language_hint: new.language_hint,
+        score: new.score.map(score_to_proto),
+        attributes: new.attributes.into_iter().collect(),
+    }
+}
+
+fn score_to_proto(score: Score) -> pb::Score {
+    pb::Score {
+        kind: score_kind_to_proto(score.kind) as i32,
+        value: score.value,
+    }
+}
+
 pub fn feedback_to_proto(feedback: Feedback) -> pb::Feedback {
     let (resolution, resolved_by, resolved_at) = match feedback.resolution {
         Some(r) => (
@@ -145,10 +167,7 @@ pub fn feedback_to_proto(feedback: Feedback) -> pb::Feedback {
         channel: feedback.channel,
         created_at: Some(timestamp_to_proto(feedback.created_at)),
         language_hint: feedback.language_hint,
-        score: feedback.score.map(|s| pb::Score {
-            kind: score_kind_to_proto(s.kind) as i32,
-            value: s.value,
-        }),
+        score: feedback.score.map(score_to_proto),
         attributes: feedback.attributes.into_iter().collect(),
         received_at: Some(timestamp_to_proto(feedback.received_at)),
         language: feedback.language,

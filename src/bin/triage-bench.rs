@@ -1,0 +1,240 @@
+//! `triage-bench`: drives a triage server over gRPC with a seeded synthetic corpus and prints
+//! throughput and latency percentiles.
+//!
+//! Without `--server` it starts a server in-process on 127.0.0.1:0 with a temporary data dir
+//! (client and server then share this process and its cores, which is what one machine gives).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use futures::StreamExt;
+use indicatif::ProgressBar;
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+use triage::api::convert::new_feedback_to_proto;
+use triage::cli::{BearerToken, ConnectionArgs, connect};
+use triage::config::Settings;
+use triage::corpus::CorpusGenerator;
+use triage::pb;
+use triage::pb::feedback_service_client::FeedbackServiceClient;
+
+#[derive(Parser)]
+#[command(
+    name = "triage-bench",
+    about = "Load generator and benchmarks for triage"
+)]
+struct Args {
+    /// Items sent through ImportFeedback (bulk).
+    #[arg(long, default_value_t = 20_000)]
+    items: u64,
+    /// Items sent through IngestFeedback at each concurrency level.
+    #[arg(long, default_value_t = 3_000)]
+    unary_items: u64,
+    /// Concurrency levels for unary ingest.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    concurrency: Vec<usize>,
+    /// Corpus seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Customer pool size.
+    #[arg(long, default_value_t = 5_000)]
+    customers: u64,
+    /// Benchmark a running server instead of an in-process one.
+    #[arg(long)]
+    server: Option<String>,
+    /// Bearer token for `--server`.
+    #[arg(long, env = "TRIAGE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct Measurement {
+    scenario: String,
+    items: u64,
+    seconds: f64,
+    items_per_second: f64,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1].as_secs_f64() * 1000.0)
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+type Client =
+    FeedbackServiceClient<tonic::service::interceptor::InterceptedService<Channel, BearerToken>>;
+
+async fn bulk(
+    client: &mut Client,
+    corpus: &mut CorpusGenerator,
+    first: u64,
+    count: u64,
+) -> anyhow::Result<Measurement> {
+    let requests: Vec<_> = (first..first + count)
+        .map(|i| pb::IngestFeedbackRequest {
+            feedback: Some(new_feedback_to_proto(corpus.feedback(i))),
+        })
+        .collect();
+    let progress = ProgressBar::new(count);
+    let started = Instant::now();
+    let mut answers = client
+        .import_feedback(futures::stream::iter(requests))
+        .await?
+        .into_inner();
+    let mut stored = 0;
+    while let Some(answer) = answers.next().await {
+        let answer = answer?;
+        anyhow::ensure!(answer.error.is_none(), "item rejected: {:?}", answer.error);
+        stored += 1;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(stored == count, "only {stored} of {count} answered");
+    Ok(Measurement {
+        scenario: "import (bulk stream)".into(),
+        items: count,
+        seconds,
+        items_per_second: count as f64 / seconds,
+        p50_ms: None,
+        p99_ms: None,
+    })
+}
+
+async fn unary(
+    client: &Client,
+    corpus: &mut CorpusGenerator,
+    first: u64,
+    count: u64,
+    concurrency: usize,
+) -> anyhow::Result<Measurement> {
+    let requests: Vec<_> = (first..first + count)
+        .map(|i| pb::IngestFeedbackRequest {
+            feedback: Some(new_feedback_to_proto(corpus.feedback(i))),
+        })
+        .collect();
+    let progress = ProgressBar::new(count);
+    let started = Instant::now();
+    let mut latencies: Vec<Duration> = futures::stream::iter(requests)
+        .map(|request| {
+            let mut client = client.clone();
+            let progress = progress.clone();
+            async move {
+                let sent = Instant::now();
+                client.ingest_feedback(request).await?;
+                progress.inc(1);
+                Ok::<_, tonic::Status>(sent.elapsed())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    Ok(Measurement {
+        scenario: format!("IngestFeedback, concurrency {concurrency}"),
+        items: count,
+        seconds,
+        items_per_second: count as f64 / seconds,
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+    })
+}
+
+fn print_table(results: &[Measurement]) {
+    println!(
+        "{:<34} {:>8} {:>9} {:>10} {:>9} {:>9}",
+        "scenario", "items", "seconds", "items/s", "p50 ms", "p99 ms"
+    );
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+    for r in results {
+        println!(
+            "{:<34} {:>8} {:>9.2} {:>10.0} {:>9} {:>9}",
+            r.scenario,
+            r.items,
+            r.seconds,
+            r.items_per_second,
+            ms(r.p50_ms),
+            ms(r.p99_ms)
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut in_process = None;
+    let server_url = match &args.server {
+        Some(url) => url.clone(),
+        None => {
+            let dir = tempfile::tempdir().context("temp dir")?;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let url = format!("http://{}", listener.local_addr()?);
+            let (stop, stopped) = oneshot::channel::<()>();
+            let settings = Settings::with_data_dir(dir.path());
+            let task = tokio::spawn(triage::server::serve(settings, listener, async move {
+                let _ = stopped.await;
+            }));
+            in_process = Some((dir, stop, task));
+            url
+        }
+    };
+    let (channel, token) = connect(&ConnectionArgs {
+        server: server_url.clone(),
+        token: args.token.clone(),
+    })
+    .await?;
+    let mut client = FeedbackServiceClient::with_interceptor(channel, token);
+    let mut corpus = CorpusGenerator::new(args.seed, args.customers);
+    eprintln!(
+        "triage-bench: {} bulk items, {} unary items per level, server {server_url}",
+        args.items, args.unary_items
+    );
+
+    let mut results = vec![bulk(&mut client, &mut corpus, 0, args.items).await?];
+    let mut next = args.items;
+    for &level in &args.concurrency {
+        results.push(unary(&client, &mut corpus, next, args.unary_items, level.max(1)).await?);
+        next += args.unary_items;
+    }
+    print_table(&results);
+    if let Some(rss) = peak_rss_mib() {
+        println!(
+            "peak RSS of this process: {rss:.0} MiB{}",
+            if in_process.is_some() {
+                " (client and in-process server)"
+            } else {
+                ""
+            }
+        );
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
+    }
+    if let Some((_dir, stop, task)) = in_process {
+        let _ = stop.send(());
+        task.await??;
+    }
+    Ok(())
+}
