@@ -17,6 +17,7 @@
 //! - [`model`]: plain domain types.
 //! - [`error`]: the crate's error enum and its one mapping to `tonic::Status`.
 //! - [`cli`]: client-side commands (`triage import`).
+//! - [`eval`]: evaluation commands that measure the text components on labelled data.
 //! - [`corpus`]: a seeded synthetic feedback generator for benchmarks and evaluations.
 
 pub mod api;
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod corpus;
 pub mod error;
+pub mod eval;
 pub mod ingest;
 pub mod model;
 pub mod server;

@@ -1,6 +1,7 @@
 //! The `triage` command line: `serve` runs the service, `import` streams a JSONL file into it.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -28,6 +29,18 @@ enum Command {
     Serve(ServeArgs),
     /// Stream a JSON Lines file of feedback into a running server.
     Import(ImportArgs),
+    /// Measure the text components on labelled data.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Language identification on a directory laid out like ../shared/data/langid/.
+    Langid {
+        /// Directory with {ru,uk,sl}-{sentences,word-pairs,single-words}.txt and other/.
+        dir: PathBuf,
+    },
 }
 
 fn init_logging() {
@@ -84,5 +97,9 @@ async fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
         Command::Import(args) => run_import(args).await,
+        Command::Eval(EvalCommand::Langid { dir }) => {
+            print!("{}", triage::eval::langid::evaluate(&dir)?.render());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
