@@ -41,6 +41,12 @@ enum EvalCommand {
         /// Directory with {ru,uk,sl}-{sentences,word-pairs,single-words}.txt and other/.
         dir: PathBuf,
     },
+    /// Stemmer conflation on form/lemma lists (ru.tsv, sl.tsv, …), printed side by side.
+    Stemmer {
+        /// `form<TAB>lemma<TAB>upos` files named after their language.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn init_logging() {
@@ -99,6 +105,14 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Import(args) => run_import(args).await,
         Command::Eval(EvalCommand::Langid { dir }) => {
             print!("{}", triage::eval::langid::evaluate(&dir)?.render());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(EvalCommand::Stemmer { files }) => {
+            let reports = files
+                .iter()
+                .map(|f| triage::eval::stemmer::evaluate(f))
+                .collect::<Result<Vec<_>, _>>()?;
+            print!("{}", triage::eval::stemmer::render(&reports));
             Ok(ExitCode::SUCCESS)
         }
     }

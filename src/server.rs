@@ -18,6 +18,7 @@ use crate::ingest::Ingestor;
 use crate::pb;
 use crate::pb::feedback_service_server::FeedbackServiceServer;
 use crate::store::{Store, StoreOptions};
+use crate::text::language::LanguageDetector;
 
 /// Refuses configurations that would expose an unauthenticated server to the network.
 fn check_exposure(settings: &Settings, tokens: &TokenTable, address: SocketAddr) -> Result<()> {
@@ -52,6 +53,10 @@ pub async fn serve(
     let store = Store::open(&settings.data_dir, StoreOptions::default()).await?;
     let ingestor = Arc::new(Ingestor::new(store.clone(), settings.limits.clone()));
 
+    // Load the language models before reporting SERVING, not on the first request.
+    tokio::task::spawn_blocking(|| LanguageDetector::new().warm_up())
+        .await
+        .map_err(|e| Error::Config(format!("loading language models: {e}")))?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<FeedbackServiceServer<FeedbackApi>>()

@@ -2,6 +2,7 @@
 //! tables. They take paths to data (such as `../shared/data/`) and never run in the server.
 
 pub mod langid;
+pub mod stemmer;
 
 use std::path::Path;
 
