@@ -45,6 +45,8 @@ pub enum Error {
     Corrupt(String),
     #[error("{0}")]
     Client(String),
+    #[error("search index: {0}")]
+    Index(String),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -11,6 +11,7 @@
 //! - [`api`]: one module per gRPC service; proto ⇄ domain conversions in `api::convert`.
 //! - [`ingest`]: validation and the ingest pipeline.
 //! - [`text`]: normalization and language identification.
+//! - [`index`]: the tantivy index, its indexer task, search and more-like-this.
 //! - [`store`]: the SQLite system of record, its writer task and migrations.
 //! - [`auth`]: bearer tokens, roles, the auth layer.
 //! - [`config`]: flags, `TRIAGE_*` environment variables and the TOML file.
@@ -27,6 +28,7 @@ pub mod config;
 pub mod corpus;
 pub mod error;
 pub mod eval;
+pub mod index;
 pub mod ingest;
 pub mod model;
 pub mod server;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What kind of text a customer sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedbackKind {
     #[default]
@@ -122,3 +122,35 @@ pub struct Feedback {
     pub language_confidence: f64,
     pub resolution: Option<Resolution>,
 }
+
+/// Why a feedback item needs a reviewer (DESIGN.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    RepeatComplaint,
+    DuplicateText,
+    Burst,
+    Extortion,
+    PersonalAttack,
+    AbusiveLanguage,
+    ScoreMismatch,
+    Spam,
+}
+
+impl FlagKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagKind::RepeatComplaint => "repeat_complaint",
+            FlagKind::DuplicateText => "duplicate_text",
+            FlagKind::Burst => "burst",
+            FlagKind::Extortion => "extortion",
+            FlagKind::PersonalAttack => "personal_attack",
+            FlagKind::AbusiveLanguage => "abusive_language",
+            FlagKind::ScoreMismatch => "score_mismatch",
+            FlagKind::Spam => "spam",
+        }
+    }
+}
+
+/// How urgently an item needs attention; 1 is the most urgent.
+pub type Priority = u8;

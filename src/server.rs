@@ -11,12 +11,14 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::api::feedback::FeedbackApi;
+use crate::api::search::SearchApi;
 use crate::auth::{AuthLayer, TokenTable};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::ingest::Ingestor;
 use crate::pb;
 use crate::pb::feedback_service_server::FeedbackServiceServer;
+use crate::pb::search_service_server::SearchServiceServer;
 use crate::store::{Store, StoreOptions};
 use crate::text::language::LanguageDetector;
 
@@ -52,6 +54,7 @@ pub async fn serve(
     check_exposure(&settings, &tokens, listener.local_addr()?)?;
     let store = Store::open(&settings.data_dir, StoreOptions::default()).await?;
     let ingestor = Arc::new(Ingestor::new(store.clone(), settings.limits.clone()));
+    let (index, indexer) = crate::index::start(&settings.data_dir, &store)?;
 
     // Load the language models before reporting SERVING, not on the first request.
     tokio::task::spawn_blocking(|| LanguageDetector::new().warm_up())
@@ -61,6 +64,7 @@ pub async fn serve(
     health
         .set_serving::<FeedbackServiceServer<FeedbackApi>>()
         .await;
+    health.set_serving::<SearchServiceServer<SearchApi>>().await;
     health.set_service_status("", ServingStatus::Serving).await;
 
     let reflection = tonic_reflection::server::Builder::configure()
@@ -78,6 +82,9 @@ pub async fn serve(
                 .set_not_serving::<FeedbackServiceServer<FeedbackApi>>()
                 .await;
             health
+                .set_not_serving::<SearchServiceServer<SearchApi>>()
+                .await;
+            health
                 .set_service_status("", ServingStatus::NotServing)
                 .await;
         }
@@ -91,12 +98,18 @@ pub async fn serve(
             ingestor,
             store.clone(),
         )))
+        .add_service(SearchServiceServer::new(SearchApi::new(
+            index,
+            store.clone(),
+        )))
         .serve_with_incoming_shutdown(
             // Without TCP_NODELAY small unary replies wait for the peer's delayed ACK (~40 ms).
             TcpIncoming::from(listener).with_nodelay(Some(true)),
             stopping,
         )
         .await;
+    // Derived state first: the indexer commits what it has, then the store closes.
+    indexer.stop().await;
     let closed = store.close().await;
     served.map_err(|e| Error::Config(format!("transport: {e}")))?;
     closed?;

@@ -24,7 +24,7 @@ pub fn timestamp_from_proto(time: &prost_types::Timestamp) -> Option<DateTime<Ut
     DateTime::from_timestamp(time.seconds, nanos)
 }
 
-fn feedback_kind_from_proto(value: i32) -> Option<FeedbackKind> {
+pub fn feedback_kind_from_proto(value: i32) -> Option<FeedbackKind> {
     Some(match pb::FeedbackKind::try_from(value).ok()? {
         pb::FeedbackKind::Unspecified => FeedbackKind::Unspecified,
         pb::FeedbackKind::Complaint => FeedbackKind::Complaint,

@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod feedback;
+pub mod search;
 
 use crate::auth::Caller;
 

@@ -9,16 +9,17 @@
 mod rows;
 mod writer;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::ConnectOptions;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use tokio::sync::{Mutex, mpsc, oneshot};
+use sqlx::{ConnectOptions, Row};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
@@ -63,6 +64,7 @@ pub struct Store {
     readers: SqlitePool,
     writes: mpsc::Sender<WriteRequest>,
     writer_task: Arc<Mutex<Option<JoinHandle<()>>>>,
+    committed: watch::Receiver<i64>,
 }
 
 impl Store {
@@ -89,16 +91,19 @@ impl Store {
             .await?;
         let next_sequence = rows::max_sequence(&mut writer_connection).await? + 1;
         let (writes, queue) = mpsc::channel(options.write_queue_capacity.max(1));
+        let (committed_sender, committed) = watch::channel(next_sequence - 1);
         let task = tokio::spawn(writer::run(
             writer_connection,
             queue,
             next_sequence,
             options.max_batch.max(1),
+            committed_sender,
         ));
         Ok(Store {
             readers,
             writes,
             writer_task: Arc::new(Mutex::new(Some(task))),
+            committed,
         })
     }
 
@@ -138,6 +143,45 @@ impl Store {
             .fetch_optional(&self.readers)
             .await?;
         row.as_ref().map(rows::feedback_from_row).transpose()
+    }
+
+    /// Several items by id; unknown ids are left out.
+    pub async fn get_feedback_many(&self, ids: &[String]) -> Result<HashMap<String, Feedback>> {
+        let mut found = HashMap::with_capacity(ids.len());
+        // SQLite limits bound parameters per statement; 500 stays well inside it.
+        for chunk in ids.chunks(500) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let sql = format!("{} IN ({placeholders})", rows::SELECT_FEEDBACK_WHERE_ID);
+            // Only placeholders are formatted in; the ids are bound.
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.readers).await? {
+                let feedback = rows::feedback_from_row(&row)?;
+                found.insert(feedback.id.clone(), feedback);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Items changed after sequence number `after`, oldest change first, with their sequence
+    /// numbers: how derived state (the search index) catches up.
+    pub async fn changes_since(&self, after: i64, limit: usize) -> Result<Vec<(i64, Feedback)>> {
+        let rows = sqlx::query(rows::SELECT_CHANGES_SINCE)
+            .bind(after)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get::<i64, _>("seq")?, rows::feedback_from_row(row)?)))
+            .collect()
+    }
+
+    /// The sequence number of the latest committed change; the receiver is notified on every
+    /// commit.
+    pub fn committed_sequence(&self) -> watch::Receiver<i64> {
+        self.committed.clone()
     }
 
     /// Number of stored feedback items.

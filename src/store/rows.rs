@@ -7,21 +7,23 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use crate::error::{Error, Result};
 use crate::model::{Feedback, FeedbackKind, Resolution, Score, ScoreKind};
 
-/// `SELECT <every feedback column> FROM feedback WHERE <key> = ?`; the column list is written once.
-macro_rules! select_feedback_where {
-    ($key:literal) => {
+/// `SELECT <every feedback column> FROM feedback <rest>`; the column list is written once.
+macro_rules! select_feedback {
+    ($rest:literal) => {
         concat!(
             "SELECT id, seq, external_id, customer_id, text, kind, channel, created_at, ",
             "received_at, language_hint, score_kind, score_value, attributes, language, ",
-            "language_confidence, resolution, resolved_by, resolved_at FROM feedback WHERE ",
-            $key,
-            " = ?"
+            "language_confidence, resolution, resolved_by, resolved_at FROM feedback ",
+            $rest
         )
     };
 }
 
-pub const SELECT_FEEDBACK_BY_ID: &str = select_feedback_where!("id");
-pub const SELECT_FEEDBACK_BY_EXTERNAL_ID: &str = select_feedback_where!("external_id");
+pub const SELECT_FEEDBACK_BY_ID: &str = select_feedback!("WHERE id = ?");
+pub const SELECT_FEEDBACK_BY_EXTERNAL_ID: &str = select_feedback!("WHERE external_id = ?");
+/// Followed by `IN (?, ?, …)`.
+pub const SELECT_FEEDBACK_WHERE_ID: &str = select_feedback!("WHERE id");
+pub const SELECT_CHANGES_SINCE: &str = select_feedback!("WHERE seq > ? ORDER BY seq LIMIT ?");
 
 pub const INSERT_FEEDBACK: &str = "INSERT INTO feedback (id, seq, external_id, customer_id, \
      text, kind, channel, created_at, received_at, language_hint, score_kind, score_value, \

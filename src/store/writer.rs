@@ -8,7 +8,7 @@
 
 use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::rows;
 use crate::error::{Error, Result};
@@ -43,6 +43,7 @@ pub(super) async fn run(
     mut queue: mpsc::Receiver<WriteRequest>,
     mut next_sequence: i64,
     max_batch: usize,
+    committed: watch::Sender<i64>,
 ) {
     let mut close_reply = None;
     while close_reply.is_none() {
@@ -66,6 +67,9 @@ pub(super) async fn run(
         let first_sequence = next_sequence;
         match apply_batch(&mut connection, &batch, &mut next_sequence).await {
             Ok(replies) => {
+                if next_sequence != first_sequence {
+                    committed.send_replace(next_sequence - 1);
+                }
                 for (request, reply) in batch.into_iter().zip(replies) {
                     let _ = request.reply.send(reply);
                 }

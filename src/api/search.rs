@@ -1,0 +1,284 @@
+//! `triage.v1.SearchService`: convert, call `index::search`, convert back.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use crate::error::{Error, FieldViolation};
+use crate::index::SearchIndex;
+use crate::index::search::{
+    self, FacetKind, SearchFilter, SearchOrder, SearchRequest, SimilarSource,
+};
+use crate::model::FlagKind;
+use crate::pb;
+use crate::store::Store;
+use crate::text::language::LanguageDetector;
+
+pub struct SearchApi {
+    index: Arc<SearchIndex>,
+    store: Store,
+}
+
+impl SearchApi {
+    pub fn new(index: Arc<SearchIndex>, store: Store) -> SearchApi {
+        SearchApi { index, store }
+    }
+}
+
+fn flag_kind_from_proto(value: i32) -> Option<FlagKind> {
+    Some(match pb::FlagKind::try_from(value).ok()? {
+        pb::FlagKind::Unspecified => return None,
+        pb::FlagKind::RepeatComplaint => FlagKind::RepeatComplaint,
+        pb::FlagKind::DuplicateText => FlagKind::DuplicateText,
+        pb::FlagKind::Burst => FlagKind::Burst,
+        pb::FlagKind::Extortion => FlagKind::Extortion,
+        pb::FlagKind::PersonalAttack => FlagKind::PersonalAttack,
+        pb::FlagKind::AbusiveLanguage => FlagKind::AbusiveLanguage,
+        pb::FlagKind::ScoreMismatch => FlagKind::ScoreMismatch,
+        pb::FlagKind::Spam => FlagKind::Spam,
+    })
+}
+
+/// Converts each element, collecting a violation naming `field[i]` for every bad one.
+fn convert_list<T>(
+    values: &[i32],
+    field: &str,
+    what: &str,
+    violations: &mut Vec<FieldViolation>,
+    convert: impl Fn(i32) -> Option<T>,
+) -> Vec<T> {
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, value)| {
+            let converted = convert(*value);
+            if converted.is_none() {
+                violations.push(FieldViolation::new(
+                    format!("{field}[{i}]"),
+                    format!("{value} is not a {what}"),
+                ));
+            }
+            converted
+        })
+        .collect()
+}
+
+fn filter_from_proto(
+    filter: Option<pb::SearchFilter>,
+    violations: &mut Vec<FieldViolation>,
+) -> SearchFilter {
+    let Some(filter) = filter else {
+        return SearchFilter::default();
+    };
+    if !filter.segments.is_empty() {
+        violations.push(FieldViolation::new(
+            "filter.segments",
+            "filtering by NPS segment needs survey data, which this server does not link yet",
+        ));
+    }
+    let mut timestamp = |time: &Option<prost_types::Timestamp>, field: &str| {
+        time.as_ref().and_then(|t| {
+            let converted = convert::timestamp_from_proto(t);
+            if converted.is_none() {
+                violations.push(FieldViolation::new(field, "is not a valid timestamp"));
+            }
+            converted
+        })
+    };
+    let created_after = timestamp(&filter.created_after, "filter.created_after");
+    let created_before = timestamp(&filter.created_before, "filter.created_before");
+    SearchFilter {
+        kinds: convert_list(
+            &filter.kinds,
+            "filter.kinds",
+            "FeedbackKind",
+            violations,
+            convert::feedback_kind_from_proto,
+        ),
+        flag_kinds: convert_list(
+            &filter.flag_kinds,
+            "filter.flag_kinds",
+            "FlagKind",
+            violations,
+            flag_kind_from_proto,
+        ),
+        priorities: convert_list(
+            &filter.priorities,
+            "filter.priorities",
+            "Priority",
+            violations,
+            |p| match pb::Priority::try_from(p) {
+                Ok(pb::Priority::Unspecified) | Err(_) => None,
+                Ok(priority) => u8::try_from(priority as i32).ok(),
+            },
+        ),
+        languages: filter.languages,
+        customer_ids: filter.customer_ids,
+        channels: filter.channels,
+        topics: filter.topics,
+        created_after,
+        created_before,
+        has_resolution: filter.has_resolution,
+    }
+}
+
+fn request_from_proto(request: pb::SearchFeedbackRequest) -> Result<SearchRequest, Error> {
+    let mut violations = Vec::new();
+    let filter = filter_from_proto(request.filter, &mut violations);
+    let order = match pb::SearchOrder::try_from(request.order_by) {
+        Ok(pb::SearchOrder::Unspecified | pb::SearchOrder::Relevance) => SearchOrder::Relevance,
+        Ok(pb::SearchOrder::Newest) => SearchOrder::Newest,
+        Ok(pb::SearchOrder::Oldest) => SearchOrder::Oldest,
+        Ok(pb::SearchOrder::Priority) => SearchOrder::Priority,
+        Err(_) => {
+            violations.push(FieldViolation::new(
+                "order_by",
+                format!("{} is not a SearchOrder", request.order_by),
+            ));
+            SearchOrder::Relevance
+        }
+    };
+    if request.page_size < 0 {
+        violations.push(FieldViolation::new("page_size", "must not be negative"));
+    }
+    let mut facets = Vec::new();
+    for (i, facet) in request.facets.iter().enumerate() {
+        match pb::Facet::try_from(*facet) {
+            Ok(pb::Facet::Language) => facets.push(FacetKind::Language),
+            Ok(pb::Facet::Topic) => facets.push(FacetKind::Topic),
+            Ok(pb::Facet::FlagKind) => facets.push(FacetKind::FlagKind),
+            Ok(pb::Facet::Channel) => facets.push(FacetKind::Channel),
+            // Segments come with survey data; until then there is nothing to count.
+            Ok(pb::Facet::Segment) => {}
+            Ok(pb::Facet::Unspecified) | Err(_) => violations.push(FieldViolation::new(
+                format!("facets[{i}]"),
+                format!("{facet} is not a Facet"),
+            )),
+        }
+    }
+    if !violations.is_empty() {
+        return Err(Error::InvalidArgument(violations));
+    }
+    Ok(SearchRequest {
+        query: request.query,
+        filter,
+        order,
+        page_size: usize::try_from(request.page_size).unwrap_or(0),
+        page_token: request.page_token,
+        facets,
+    })
+}
+
+fn facet_to_proto(kind: FacetKind) -> pb::Facet {
+    match kind {
+        FacetKind::Language => pb::Facet::Language,
+        FacetKind::Topic => pb::Facet::Topic,
+        FacetKind::FlagKind => pb::Facet::FlagKind,
+        FacetKind::Channel => pb::Facet::Channel,
+    }
+}
+
+fn highlight_to_proto(highlight: search::Highlight) -> pb::Highlight {
+    let chars: Vec<char> = highlight.snippet.chars().collect();
+    pb::Highlight {
+        field: highlight.field.to_string(),
+        matches: highlight
+            .matches
+            .iter()
+            .map(|(start, end)| pb::TextSpan {
+                start: *start as i32,
+                end: *end as i32,
+                text: chars[*start..*end].iter().collect(),
+            })
+            .collect(),
+        snippet: highlight.snippet,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::search_service_server::SearchService for SearchApi {
+    async fn search_feedback(
+        &self,
+        request: Request<pb::SearchFeedbackRequest>,
+    ) -> Result<Response<pb::SearchFeedbackResponse>, Status> {
+        let wants_segments = request
+            .get_ref()
+            .facets
+            .contains(&(pb::Facet::Segment as i32));
+        let request = request_from_proto(request.into_inner())?;
+        let results = search::search(&self.index, &self.store, &request).await?;
+        let mut facet_counts: Vec<pb::FacetCounts> = results
+            .facets
+            .into_iter()
+            .map(|(kind, values)| pb::FacetCounts {
+                facet: facet_to_proto(kind) as i32,
+                values: values
+                    .into_iter()
+                    .map(|(value, count)| pb::FacetValueCount {
+                        value,
+                        count: count as i64,
+                    })
+                    .collect(),
+            })
+            .collect();
+        if wants_segments {
+            facet_counts.push(pb::FacetCounts {
+                facet: pb::Facet::Segment as i32,
+                values: Vec::new(),
+            });
+        }
+        Ok(Response::new(pb::SearchFeedbackResponse {
+            hits: results
+                .hits
+                .into_iter()
+                .map(|hit| pb::SearchHit {
+                    feedback: Some(convert::feedback_to_proto(hit.feedback)),
+                    score: hit.score,
+                    highlights: hit.highlights.into_iter().map(highlight_to_proto).collect(),
+                })
+                .collect(),
+            total_size: results.total as i64,
+            facet_counts,
+            next_page_token: results.next_page_token,
+        }))
+    }
+
+    async fn find_similar_feedback(
+        &self,
+        request: Request<pb::FindSimilarFeedbackRequest>,
+    ) -> Result<Response<pb::FindSimilarFeedbackResponse>, Status> {
+        let request = request.into_inner();
+        if request.page_size < 0 {
+            return Err(Error::invalid("page_size", "must not be negative").into());
+        }
+        let source = match request.source {
+            Some(pb::find_similar_feedback_request::Source::Id(id)) if !id.trim().is_empty() => {
+                SimilarSource::Id(id)
+            }
+            Some(pb::find_similar_feedback_request::Source::Text(text)) => {
+                SimilarSource::Text(text)
+            }
+            _ => return Err(Error::invalid("source", "give an id or a text").into()),
+        };
+        let detector = LanguageDetector::new();
+        let hits = search::similar(
+            &self.index,
+            &self.store,
+            source,
+            usize::try_from(request.page_size).unwrap_or(0),
+            |text| detector.detect(text, "").language.to_string(),
+        )
+        .await?;
+        Ok(Response::new(pb::FindSimilarFeedbackResponse {
+            hits: hits
+                .into_iter()
+                .map(|hit| pb::SimilarFeedback {
+                    feedback: Some(convert::feedback_to_proto(hit.feedback)),
+                    similarity: hit.similarity,
+                    near_duplicate: hit.near_duplicate,
+                })
+                .collect(),
+        }))
+    }
+}

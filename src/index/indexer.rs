@@ -1,0 +1,295 @@
+//! The indexer: derived state that tails the store by sequence number (DESIGN.md §2).
+//!
+//! It runs on its own thread (tantivy's writer blocks), wakes when the store commits, applies
+//! every change since the last indexed sequence number, and commits at most every
+//! [`MIN_COMMIT_INTERVAL`] with `{schema_version, sequence}` as the commit payload. On start-up
+//! it catches up from that sequence number, or rebuilds from zero when the index is missing,
+//! unreadable, or of another schema version.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tantivy::schema::Facet;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tokio::sync::watch;
+
+use super::schema::{self, Fields};
+use crate::error::{Error, Result};
+use crate::model::Feedback;
+use crate::store::Store;
+use crate::text::analyzer;
+
+/// Commits are at least this far apart, so heavy ingest does not make thousands of tiny segments.
+/// Together with the wake-up on every store commit this keeps items searchable well within 1 s.
+pub const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(200);
+/// Wake up at least this often even without a notification.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Changes read from the store per query.
+const CHANGES_PER_READ: usize = 2000;
+/// Memory for tantivy's writer.
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Payload {
+    schema_version: u32,
+    sequence: i64,
+}
+
+/// The opened index with its reader, shared by the indexer and the searchers.
+pub struct IndexHandle {
+    pub index: Index,
+    pub reader: IndexReader,
+    pub fields: Fields,
+}
+
+fn storage(error: tantivy::TantivyError) -> Error {
+    Error::Index(error.to_string())
+}
+
+/// Opens the index in `dir`, or makes a fresh one when it is missing, unreadable or of another
+/// schema version. Returns the handle and the last sequence number it holds.
+pub fn open(dir: &Path) -> Result<(Arc<IndexHandle>, i64)> {
+    let fields = schema::build();
+    let existing = if dir.join("meta.json").exists() {
+        match Index::open_in_dir(dir) {
+            Ok(index) => {
+                let payload = index
+                    .load_metas()
+                    .ok()
+                    .and_then(|metas| metas.payload)
+                    .and_then(|p| serde_json::from_str::<Payload>(&p).ok());
+                match payload {
+                    Some(p) if p.schema_version == schema::SCHEMA_VERSION => {
+                        Some((index, p.sequence))
+                    }
+                    Some(p) => {
+                        tracing::warn!(
+                            found = p.schema_version,
+                            expected = schema::SCHEMA_VERSION,
+                            "index schema changed; rebuilding from the store"
+                        );
+                        None
+                    }
+                    None => {
+                        tracing::warn!("index has no usable commit; rebuilding from the store");
+                        None
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "index unreadable; rebuilding from the store");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let (index, sequence) = match existing {
+        Some(found) => found,
+        None => {
+            if dir.exists() {
+                std::fs::remove_dir_all(dir)?;
+            }
+            std::fs::create_dir_all(dir)?;
+            (
+                Index::create_in_dir(dir, fields.schema.clone()).map_err(storage)?,
+                0,
+            )
+        }
+    };
+    analyzer::register(&index);
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+        .map_err(storage)?;
+    Ok((
+        Arc::new(IndexHandle {
+            index,
+            reader,
+            fields,
+        }),
+        sequence,
+    ))
+}
+
+fn document(fields: &Fields, feedback: &Feedback) -> TantivyDocument {
+    let mut doc = TantivyDocument::default();
+    doc.add_text(fields.id, &feedback.id);
+    for (field, _) in fields.text.for_language(&feedback.language) {
+        doc.add_text(field, &feedback.text);
+    }
+    doc.add_text(fields.text.folded, &feedback.text);
+    match &feedback.resolution {
+        Some(resolution) => {
+            for (field, _) in fields.resolution.for_language(&feedback.language) {
+                doc.add_text(field, &resolution.text);
+            }
+            doc.add_text(fields.resolution.folded, &resolution.text);
+            doc.add_u64(fields.has_resolution, 1);
+        }
+        None => doc.add_u64(fields.has_resolution, 0),
+    }
+    doc.add_text(fields.customer_id, &feedback.customer_id);
+    doc.add_text(fields.kind, feedback.kind.as_str());
+    doc.add_facet(
+        fields.language,
+        Facet::from_path([feedback.language.as_str()]),
+    );
+    if !feedback.channel.is_empty() {
+        doc.add_facet(
+            fields.channel,
+            Facet::from_path([feedback.channel.as_str()]),
+        );
+    }
+    doc.add_i64(fields.created_at, feedback.created_at.timestamp_micros());
+    doc.add_u64(fields.priority, 0);
+    doc.add_u64(
+        fields.priority_key,
+        schema::priority_key(0, feedback.created_at.timestamp()),
+    );
+    doc
+}
+
+/// Applies store changes to the index.
+pub struct Indexer {
+    handle: Arc<IndexHandle>,
+    writer: IndexWriter,
+    indexed: i64,
+    dirty: bool,
+    last_commit: Instant,
+}
+
+impl Indexer {
+    pub fn new(handle: Arc<IndexHandle>, indexed: i64) -> Result<Indexer> {
+        let writer = handle.index.writer(WRITER_MEMORY).map_err(storage)?;
+        Ok(Indexer {
+            handle,
+            writer,
+            indexed,
+            dirty: false,
+            last_commit: Instant::now(),
+        })
+    }
+
+    /// The last sequence number applied (not necessarily committed).
+    pub fn indexed(&self) -> i64 {
+        self.indexed
+    }
+
+    pub fn apply(&mut self, changes: &[(i64, Feedback)]) -> Result<()> {
+        let fields = &self.handle.fields;
+        for (sequence, feedback) in changes {
+            self.writer
+                .delete_term(Term::from_field_text(fields.id, &feedback.id));
+            self.writer
+                .add_document(document(fields, feedback))
+                .map_err(storage)?;
+            self.indexed = self.indexed.max(*sequence);
+            self.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Commits what was applied (if anything) and makes it visible to searches.
+    pub fn commit(&mut self) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let payload = serde_json::to_string(&Payload {
+            schema_version: schema::SCHEMA_VERSION,
+            sequence: self.indexed,
+        })
+        .map_err(|e| Error::Index(e.to_string()))?;
+        let mut prepared = self.writer.prepare_commit().map_err(storage)?;
+        prepared.set_payload(&payload);
+        prepared.commit().map_err(storage)?;
+        self.handle.reader.reload().map_err(storage)?;
+        self.dirty = false;
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Reads and applies every change after the indexed sequence number.
+    pub fn catch_up(&mut self, runtime: &tokio::runtime::Handle, store: &Store) -> Result<usize> {
+        let mut applied = 0;
+        loop {
+            let changes = runtime.block_on(store.changes_since(self.indexed, CHANGES_PER_READ))?;
+            if changes.is_empty() {
+                return Ok(applied);
+            }
+            applied += changes.len();
+            self.apply(&changes)?;
+        }
+    }
+
+    fn run(
+        mut self,
+        runtime: tokio::runtime::Handle,
+        store: Store,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut committed = store.committed_sequence();
+        loop {
+            let stopping = *stop.borrow();
+            let outcome = self.catch_up(&runtime, &store).and_then(|_| {
+                let wait = MIN_COMMIT_INTERVAL.saturating_sub(self.last_commit.elapsed());
+                if !stopping && self.dirty && !wait.is_zero() {
+                    std::thread::sleep(wait);
+                    self.catch_up(&runtime, &store)?;
+                }
+                self.commit()
+            });
+            if let Err(error) = outcome {
+                if matches!(error, Error::ShuttingDown) {
+                    return;
+                }
+                tracing::error!(%error, "indexing failed; retrying");
+            }
+            if stopping {
+                return;
+            }
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = committed.changed() => {}
+                    _ = stop.changed() => {}
+                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                }
+            });
+        }
+    }
+}
+
+/// The running indexer thread.
+pub struct IndexerTask {
+    stop: watch::Sender<bool>,
+    thread: JoinHandle<()>,
+}
+
+impl IndexerTask {
+    /// Starts indexing changes of `store` into `handle` from sequence number `indexed`.
+    pub fn spawn(handle: Arc<IndexHandle>, indexed: i64, store: Store) -> Result<IndexerTask> {
+        let indexer = Indexer::new(handle, indexed)?;
+        let runtime = tokio::runtime::Handle::current();
+        let (stop, stopped) = watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name("triage-indexer".into())
+            .spawn(move || indexer.run(runtime, store, stopped))?;
+        Ok(IndexerTask { stop, thread })
+    }
+
+    /// Indexes what is left, commits, and waits for the thread to end.
+    pub async fn stop(self) {
+        self.stop.send_replace(true);
+        let thread = self.thread;
+        if tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .is_err()
+        {
+            tracing::error!("the indexer thread panicked");
+        }
+    }
+}

@@ -1,0 +1,568 @@
+//! SearchService over real gRPC: word forms in three languages, filters, orders, facets, stable
+//! pages while ingesting, resolutions, restarts and rebuilds, lenient queries, similar items.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use common::{DEADLINE, TestServer, ingest_request, new_feedback};
+use tonic::transport::Channel;
+use triage::pb;
+use triage::pb::feedback_service_client::FeedbackServiceClient;
+use triage::pb::search_service_client::SearchServiceClient;
+
+async fn search_client(server: &TestServer) -> SearchServiceClient<Channel> {
+    SearchServiceClient::new(server.channel().await)
+}
+
+fn query(text: &str) -> pb::SearchFeedbackRequest {
+    pb::SearchFeedbackRequest {
+        query: text.to_string(),
+        ..pb::SearchFeedbackRequest::default()
+    }
+}
+
+async fn run(
+    client: &mut SearchServiceClient<Channel>,
+    request: pb::SearchFeedbackRequest,
+) -> pb::SearchFeedbackResponse {
+    client.search_feedback(request).await.unwrap().into_inner()
+}
+
+/// Polls until the request matches `expected` items (the index lags the store by design).
+async fn eventually(
+    client: &mut SearchServiceClient<Channel>,
+    request: pb::SearchFeedbackRequest,
+    expected: i64,
+) -> pb::SearchFeedbackResponse {
+    let started = Instant::now();
+    loop {
+        let response = run(client, request.clone()).await;
+        if response.total_size == expected {
+            return response;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{:?}: {} hits, expected {expected}",
+            request.query,
+            response.total_size
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+async fn ingest(
+    client: &mut FeedbackServiceClient<Channel>,
+    feedback: pb::NewFeedback,
+) -> pb::Feedback {
+    client
+        .ingest_feedback(ingest_request(feedback))
+        .await
+        .unwrap()
+        .into_inner()
+        .feedback
+        .unwrap()
+}
+
+fn ids(response: &pb::SearchFeedbackResponse) -> HashSet<String> {
+    response
+        .hits
+        .iter()
+        .map(|h| h.feedback.as_ref().unwrap().external_id.clone())
+        .collect()
+}
+
+const CORPUS: &[(&str, &str)] = &[
+    (
+        "ru-1",
+        "Заказ пришёл с доставкой на неделю позже, курьер хамил.",
+    ),
+    (
+        "ru-2",
+        "Стоимость доставки снова выросла, а сроки не соблюдают.",
+    ),
+    ("ru-3", "Кассир нагрубила мне в магазине на Ленина."),
+    (
+        "uk-1",
+        "Подаю скаргу на роботу служби підтримки, ніхто не відповідає.",
+    ),
+    ("uk-2", "Ця скарга стосується кур'єра, який зламав посилку."),
+    ("uk-3", "Дуже задоволена покупкою, дякую."),
+    (
+        "sl-1",
+        "Dostava je trajala dva tedna, čakal sem na paket predolgo.",
+    ),
+    (
+        "sl-2",
+        "Zaradi dostave sem zamudil rojstni dan, paket je že odprt.",
+    ),
+    ("sl-3", "Prodajalka je bila zelo prijazna."),
+];
+
+async fn seeded(
+    dir: &std::path::Path,
+) -> (
+    TestServer,
+    FeedbackServiceClient<Channel>,
+    SearchServiceClient<Channel>,
+) {
+    let server = TestServer::start(dir).await;
+    let mut feedback = server.feedback().await;
+    let mut search = search_client(&server).await;
+    for (i, (id, text)) in CORPUS.iter().enumerate() {
+        let mut item = new_feedback(id, &format!("c{}", i % 3), text);
+        item.channel = if i % 2 == 0 { "email" } else { "app" }.into();
+        item.kind = if id.ends_with('3') {
+            pb::FeedbackKind::Review as i32
+        } else {
+            pb::FeedbackKind::Complaint as i32
+        };
+        item.created_at = Some(prost_types::Timestamp {
+            seconds: 1_780_000_000 + i as i64 * 3600,
+            nanos: 0,
+        });
+        ingest(&mut feedback, item).await;
+    }
+    eventually(&mut search, query(""), CORPUS.len() as i64).await;
+    (server, feedback, search)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn word_forms_match_in_every_language_without_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _, mut search) = seeded(dir.path()).await;
+    let cases: &[(&str, &[&str])] = &[
+        ("доставка", &["ru-1", "ru-2"]),
+        ("скарга", &["uk-1", "uk-2"]),
+        ("dostava", &["sl-1", "sl-2"]),
+        ("cakal", &["sl-1"]),
+        ("ze odprt", &["sl-2"]),
+        ("\"курьер хамил\"", &["ru-1"]),
+        ("доставка -сроки", &["ru-1"]),
+        ("достав*", &["ru-1", "ru-2"]),
+        ("кур'єра", &["uk-2"]),
+    ];
+    for (text, expected) in cases {
+        let response = run(&mut search, query(text)).await;
+        let expected: HashSet<String> = expected.iter().map(|s| s.to_string()).collect();
+        assert_eq!(ids(&response), expected, "query {text:?}");
+        assert_eq!(response.total_size, expected.len() as i64);
+    }
+    let response = run(&mut search, query("доставкой")).await;
+    let hit = response
+        .hits
+        .iter()
+        .find(|h| h.feedback.as_ref().unwrap().external_id == "ru-1")
+        .unwrap();
+    let highlight = &hit.highlights[0];
+    assert_eq!(highlight.field, "text");
+    assert!(
+        highlight.matches.iter().any(|m| m.text == "доставкой"),
+        "{highlight:?}"
+    );
+    let chars: Vec<char> = highlight.snippet.chars().collect();
+    for span in &highlight.matches {
+        let marked: String = chars[span.start as usize..span.end as usize]
+            .iter()
+            .collect();
+        assert_eq!(marked, span.text);
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_orders_and_facets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _, mut search) = seeded(dir.path()).await;
+    let filtered = |filter: pb::SearchFilter| pb::SearchFeedbackRequest {
+        filter: Some(filter),
+        page_size: 50,
+        ..pb::SearchFeedbackRequest::default()
+    };
+    let by_language = run(
+        &mut search,
+        filtered(pb::SearchFilter {
+            languages: vec!["uk".into()],
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert_eq!(
+        ids(&by_language),
+        ["uk-1", "uk-2", "uk-3"].map(String::from).into()
+    );
+    let by_customer = run(
+        &mut search,
+        filtered(pb::SearchFilter {
+            customer_ids: vec!["c0".into()],
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert_eq!(
+        ids(&by_customer),
+        ["ru-1", "uk-1", "sl-1"].map(String::from).into()
+    );
+    let by_kind = run(
+        &mut search,
+        filtered(pb::SearchFilter {
+            kinds: vec![pb::FeedbackKind::Review as i32],
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert_eq!(
+        ids(&by_kind),
+        ["ru-3", "uk-3", "sl-3"].map(String::from).into()
+    );
+    let by_channel = run(
+        &mut search,
+        filtered(pb::SearchFilter {
+            channels: vec!["app".into()],
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert_eq!(by_channel.total_size, 4);
+    let by_time = run(
+        &mut search,
+        filtered(pb::SearchFilter {
+            created_after: Some(prost_types::Timestamp {
+                seconds: 1_780_000_000 + 3600,
+                nanos: 0,
+            }),
+            created_before: Some(prost_types::Timestamp {
+                seconds: 1_780_000_000 + 3 * 3600,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert_eq!(ids(&by_time), ["ru-2", "ru-3"].map(String::from).into());
+    let unresolved = run(
+        &mut search,
+        filtered(pb::SearchFilter {
+            has_resolution: Some(false),
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert_eq!(unresolved.total_size, 9);
+    let flagged = run(
+        &mut search,
+        filtered(pb::SearchFilter {
+            flag_kinds: vec![pb::FlagKind::Extortion as i32],
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert_eq!(flagged.total_size, 0);
+
+    let newest = run(
+        &mut search,
+        pb::SearchFeedbackRequest {
+            order_by: pb::SearchOrder::Newest as i32,
+            page_size: 3,
+            ..Default::default()
+        },
+    )
+    .await;
+    let order: Vec<_> = newest
+        .hits
+        .iter()
+        .map(|h| h.feedback.as_ref().unwrap().external_id.as_str())
+        .collect();
+    assert_eq!(order, ["sl-3", "sl-2", "sl-1"]);
+    let oldest = run(
+        &mut search,
+        pb::SearchFeedbackRequest {
+            order_by: pb::SearchOrder::Oldest as i32,
+            page_size: 2,
+            ..Default::default()
+        },
+    )
+    .await;
+    let order: Vec<_> = oldest
+        .hits
+        .iter()
+        .map(|h| h.feedback.as_ref().unwrap().external_id.as_str())
+        .collect();
+    assert_eq!(order, ["ru-1", "ru-2"]);
+
+    let faceted = run(
+        &mut search,
+        pb::SearchFeedbackRequest {
+            facets: vec![pb::Facet::Language as i32, pb::Facet::Channel as i32],
+            ..Default::default()
+        },
+    )
+    .await;
+    let languages = &faceted.facet_counts[0];
+    assert_eq!(languages.facet, pb::Facet::Language as i32);
+    for value in &languages.values {
+        assert_eq!(value.count, 3, "{value:?}");
+    }
+    let channels: Vec<_> = faceted.facet_counts[1]
+        .values
+        .iter()
+        .map(|v| (v.value.as_str(), v.count))
+        .collect();
+    assert_eq!(channels, [("email", 5), ("app", 4)]);
+
+    let bad = search
+        .search_feedback(pb::SearchFeedbackRequest {
+            page_size: -1,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(common::violated_fields(&bad), ["page_size"]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_neither_skip_nor_repeat_while_items_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let mut feedback = server.feedback().await;
+    let mut search = search_client(&server).await;
+    for i in 0..45 {
+        ingest(
+            &mut feedback,
+            new_feedback(
+                &format!("p-{i}"),
+                "c1",
+                &format!("Посылка номер {i} потерялась на складе."),
+            ),
+        )
+        .await;
+    }
+    eventually(&mut search, query("посылка"), 45).await;
+
+    let writer = tokio::spawn({
+        let mut feedback = feedback.clone();
+        async move {
+            for i in 45..90 {
+                ingest(
+                    &mut feedback,
+                    new_feedback(
+                        &format!("p-{i}"),
+                        "c2",
+                        &format!("Посылка {i} тоже потерялась."),
+                    ),
+                )
+                .await;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut request = pb::SearchFeedbackRequest {
+        query: "посылка".into(),
+        page_size: 10,
+        ..Default::default()
+    };
+    loop {
+        let page = run(&mut search, request.clone()).await;
+        assert_eq!(page.total_size, 45, "the snapshot of the first page holds");
+        seen.extend(
+            page.hits
+                .iter()
+                .map(|h| h.feedback.as_ref().unwrap().external_id.clone()),
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        request.page_token = page.next_page_token;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    writer.await.unwrap();
+    let unique: HashSet<_> = seen.iter().cloned().collect();
+    assert_eq!(seen.len(), 45);
+    assert_eq!(unique.len(), 45, "no item repeated");
+    eventually(&mut search, query("посылка"), 90).await;
+
+    let foreign = search
+        .search_feedback(pb::SearchFeedbackRequest {
+            query: "другое".into(),
+            page_token: request.page_token.clone(),
+            ..Default::default()
+        })
+        .await;
+    if !request.page_token.is_empty() {
+        assert_eq!(foreign.unwrap_err().code(), tonic::Code::InvalidArgument);
+    }
+    let garbage = search
+        .search_feedback(pb::SearchFeedbackRequest {
+            page_token: "%%%".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(common::violated_fields(&garbage), ["page_token"]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolutions_are_searchable_and_the_index_survives_restarts_and_rebuilds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, mut feedback, mut search) = seeded(dir.path()).await;
+    let target = run(&mut search, query("кассир")).await.hits[0]
+        .feedback
+        .clone()
+        .unwrap();
+    feedback
+        .resolve_feedback(pb::ResolveFeedbackRequest {
+            id: target.id.clone(),
+            resolution: "Провели беседу с сотрудницей, клиенту выдан купон.".into(),
+            resolved_by: "olga".into(),
+        })
+        .await
+        .unwrap();
+    let found = eventually(&mut search, query("купон"), 1).await;
+    let hit = &found.hits[0];
+    assert_eq!(hit.feedback.as_ref().unwrap().id, target.id);
+    assert!(hit.feedback.as_ref().unwrap().resolution.contains("купон"));
+    assert!(
+        hit.highlights
+            .iter()
+            .any(|h| h.field == "resolution" && h.matches.iter().any(|m| m.text == "купон"))
+    );
+    let resolved = run(
+        &mut search,
+        pb::SearchFeedbackRequest {
+            filter: Some(pb::SearchFilter {
+                has_resolution: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(resolved.total_size, 1);
+    let before: Vec<_> = run(&mut search, query("доставка"))
+        .await
+        .hits
+        .iter()
+        .map(|h| h.feedback.as_ref().unwrap().id.clone())
+        .collect();
+    server.stop().await;
+
+    let server = TestServer::start(dir.path()).await;
+    let mut search = search_client(&server).await;
+    assert_eq!(
+        run(&mut search, query("купон")).await.total_size,
+        1,
+        "restart keeps the index"
+    );
+    server.stop().await;
+
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let mut search = search_client(&server).await;
+    eventually(&mut search, query(""), CORPUS.len() as i64).await;
+    let after: Vec<_> = run(&mut search, query("доставка"))
+        .await
+        .hits
+        .iter()
+        .map(|h| h.feedback.as_ref().unwrap().id.clone())
+        .collect();
+    assert_eq!(before, after, "a rebuilt index answers the same");
+    assert_eq!(run(&mut search, query("купон")).await.total_size, 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_queries_never_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _, mut search) = seeded(dir.path()).await;
+    let huge = "доставка ".repeat(20_000);
+    for text in [
+        "\"доставка",
+        "-",
+        "- -",
+        "*",
+        "\"\"",
+        "-\"",
+        "AND OR NOT",
+        "доставка\u{0}\u{7}",
+        "(((",
+        "field:value",
+        "~~~ ^^^",
+        &huge,
+        "💥🔥",
+        "\\",
+        "d*",
+    ] {
+        let response = search.search_feedback(query(text)).await;
+        assert!(
+            response.is_ok(),
+            "{:?}: {:?}",
+            text.chars().take(30).collect::<String>(),
+            response.err()
+        );
+    }
+    assert_eq!(run(&mut search, query("\"доставка")).await.total_size, 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn similar_feedback_by_id_and_by_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, mut feedback, mut search) = seeded(dir.path()).await;
+    let copy = ingest(
+        &mut feedback,
+        new_feedback(
+            "ru-4",
+            "c9",
+            "Заказ пришёл с доставкой на неделю позже, курьер хамил!",
+        ),
+    )
+    .await;
+    eventually(&mut search, query(""), CORPUS.len() as i64 + 1).await;
+    let similar = search
+        .find_similar_feedback(pb::FindSimilarFeedbackRequest {
+            source: Some(pb::find_similar_feedback_request::Source::Id(
+                copy.id.clone(),
+            )),
+            page_size: 5,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = &similar.hits[0];
+    assert_eq!(first.feedback.as_ref().unwrap().external_id, "ru-1");
+    assert!(first.near_duplicate && first.similarity > 0.9, "{first:?}");
+    assert!(
+        similar
+            .hits
+            .iter()
+            .all(|h| h.feedback.as_ref().unwrap().id != copy.id)
+    );
+    assert!(similar.hits.iter().skip(1).all(|h| !h.near_duplicate));
+
+    let by_text = search
+        .find_similar_feedback(pb::FindSimilarFeedbackRequest {
+            source: Some(pb::find_similar_feedback_request::Source::Text(
+                "Скарга на кур'єра і посилку".into(),
+            )),
+            page_size: 3,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        by_text.hits[0].feedback.as_ref().unwrap().external_id,
+        "uk-2"
+    );
+    let missing = search
+        .find_similar_feedback(pb::FindSimilarFeedbackRequest {
+            source: None,
+            page_size: 3,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(common::violated_fields(&missing), ["source"]);
+    server.stop().await;
+}
