@@ -8,9 +8,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use triage::cli::import::{self, ImportArgs};
+use triage::cli::search::SearchArgs;
 use triage::config::{ServeArgs, Settings};
 use triage::server;
+use triage::store::{Store, StoreOptions};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +32,14 @@ enum Command {
     Serve(ServeArgs),
     /// Stream a JSON Lines file of feedback into a running server.
     Import(ImportArgs),
+    /// Search the knowledge base of a running server.
+    Search(SearchArgs),
+    /// Rebuild the search index from the store (with the server stopped).
+    Reindex {
+        /// Directory holding the database and the index.
+        #[arg(long, env = "TRIAGE_DATA_DIR", default_value = "./triage-data")]
+        data_dir: PathBuf,
+    },
     /// Measure the text components on labelled data.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -97,12 +108,43 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+async fn reindex(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        data_dir.join(triage::store::DATABASE_FILE).exists(),
+        "no database in {}",
+        data_dir.display()
+    );
+    let store = Store::open(data_dir, StoreOptions::default()).await?;
+    let progress = ProgressBar::new_spinner()
+        .with_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})")?);
+    let total = store.feedback_count().await?;
+    let reporter = progress.clone();
+    let indexed = triage::index::rebuild(data_dir, &store, move |done| {
+        reporter.set_message(format!("{done} changes of {total} items indexed"));
+        reporter.tick();
+    })
+    .await;
+    progress.finish_and_clear();
+    store.close().await?;
+    println!(
+        "reindexed {} items into {}",
+        indexed?,
+        data_dir.join(triage::index::INDEX_DIR).display()
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     init_logging();
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
         Command::Import(args) => run_import(args).await,
+        Command::Search(args) => {
+            print!("{}", triage::cli::search::run(&args).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reindex { data_dir } => reindex(&data_dir).await.map(|()| ExitCode::SUCCESS),
         Command::Eval(EvalCommand::Langid { dir }) => {
             print!("{}", triage::eval::langid::evaluate(&dir)?.render());
             Ok(ExitCode::SUCCESS)

@@ -146,6 +146,28 @@ async fn acknowledged_items_survive_sigkill_during_import() {
         .collect()
         .await;
     assert_eq!(results.len(), ITEMS);
+    // The index, derived state, catches up to the store: a match-all search counts every item.
+    let mut search =
+        triage::pb::search_service_client::SearchServiceClient::connect(server.url.clone())
+            .await
+            .unwrap();
+    let started = Instant::now();
+    loop {
+        let total = search
+            .search_feedback(pb::SearchFeedbackRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .total_size;
+        if total == ITEMS as i64 {
+            break;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "index stuck at {total} of {ITEMS}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     for result in &results {
         let feedback = result.feedback.as_ref().unwrap();
         if let Some(id) = acknowledged.get(&feedback.external_id) {

@@ -21,6 +21,7 @@ use triage::config::Settings;
 use triage::corpus::CorpusGenerator;
 use triage::pb;
 use triage::pb::feedback_service_client::FeedbackServiceClient;
+use triage::pb::search_service_client::SearchServiceClient;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +38,12 @@ struct Args {
     /// Concurrency levels for unary ingest.
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     concurrency: Vec<usize>,
+    /// Concurrency levels for the search scenario.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    search_concurrency: Vec<usize>,
+    /// Queries per search concurrency level (0 skips the search scenario).
+    #[arg(long, default_value_t = 2_000)]
+    queries: u64,
     /// Corpus seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -162,6 +169,116 @@ async fn unary(
     })
 }
 
+/// The query mix: single words in another word form than the corpus uses, two-word queries,
+/// phrases, a prefix, an exclusion, filters and facets.
+fn query_mix(i: u64) -> pb::SearchFeedbackRequest {
+    const QUERIES: &[&str] = &[
+        "доставка",
+        "курьера",
+        "деньгами",
+        "приложения",
+        "доставку",
+        "кур'єра",
+        "гроші",
+        "застосунок",
+        "dostavo",
+        "kurirja",
+        "denarja",
+        "aplikacija",
+        "доставка курьер",
+        "повернення грошей",
+        "plačilo kartico",
+        "\"не пришло\"",
+        "\"so zrasle\"",
+        "достав*",
+        "доставка -курьер",
+        "upravitelj",
+    ];
+    let mut request = pb::SearchFeedbackRequest {
+        query: QUERIES[(i as usize) % QUERIES.len()].to_string(),
+        page_size: 20,
+        ..pb::SearchFeedbackRequest::default()
+    };
+    match i % 5 {
+        1 => {
+            request.filter = Some(pb::SearchFilter {
+                channels: vec!["email".into()],
+                ..pb::SearchFilter::default()
+            })
+        }
+        2 => request.facets = vec![pb::Facet::Language as i32, pb::Facet::Channel as i32],
+        3 => request.order_by = pb::SearchOrder::Newest as i32,
+        _ => {}
+    }
+    request
+}
+
+async fn search_load(
+    channel: &Channel,
+    token: &BearerToken,
+    count: u64,
+    concurrency: usize,
+) -> anyhow::Result<Measurement> {
+    let client = SearchServiceClient::with_interceptor(channel.clone(), token.clone());
+    let progress = ProgressBar::new(count);
+    let started = Instant::now();
+    let mut latencies: Vec<Duration> = futures::stream::iter(0..count)
+        .map(|i| {
+            let mut client = client.clone();
+            let progress = progress.clone();
+            async move {
+                let sent = Instant::now();
+                client.search_feedback(query_mix(i)).await?;
+                progress.inc(1);
+                Ok::<_, tonic::Status>(sent.elapsed())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    Ok(Measurement {
+        scenario: format!("SearchFeedback, concurrency {concurrency}"),
+        items: count,
+        seconds,
+        items_per_second: count as f64 / seconds,
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+    })
+}
+
+/// Seconds until a match-all search counts `expected` items.
+async fn wait_searchable(
+    channel: &Channel,
+    token: &BearerToken,
+    expected: u64,
+) -> anyhow::Result<f64> {
+    let mut client = SearchServiceClient::with_interceptor(channel.clone(), token.clone());
+    let started = Instant::now();
+    loop {
+        let total = client
+            .search_feedback(pb::SearchFeedbackRequest {
+                page_size: 1,
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .total_size;
+        if total as u64 >= expected {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "index stuck at {total} of {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn print_table(results: &[Measurement]) {
     println!(
         "{:<34} {:>8} {:>9} {:>10} {:>9} {:>9}",
@@ -205,7 +322,7 @@ async fn main() -> anyhow::Result<()> {
         token: args.token.clone(),
     })
     .await?;
-    let mut client = FeedbackServiceClient::with_interceptor(channel, token);
+    let mut client = FeedbackServiceClient::with_interceptor(channel.clone(), token.clone());
     let mut corpus = CorpusGenerator::new(args.seed, args.customers);
     eprintln!(
         "triage-bench: {} bulk items, {} unary items per level, server {server_url}",
@@ -217,6 +334,13 @@ async fn main() -> anyhow::Result<()> {
     for &level in &args.concurrency {
         results.push(unary(&client, &mut corpus, next, args.unary_items, level.max(1)).await?);
         next += args.unary_items;
+    }
+    let searchable = wait_searchable(&channel, &token, next).await?;
+    println!("all {next} items searchable {searchable:.2} s after the last acknowledgement");
+    if args.queries > 0 {
+        for &level in &args.search_concurrency {
+            results.push(search_load(&channel, &token, args.queries, level.max(1)).await?);
+        }
     }
     print_table(&results);
     if let Some(rss) = peak_rss_mib() {

@@ -1,6 +1,8 @@
-//! Client-side commands of the `triage` binary: they talk to a running server over gRPC.
+//! Client-side commands of the `triage` binary (`import`, `search`): they talk to a running
+//! server over gRPC.
 
 pub mod import;
+pub mod search;
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;

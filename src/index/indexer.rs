@@ -215,6 +215,16 @@ impl Indexer {
 
     /// Reads and applies every change after the indexed sequence number.
     pub fn catch_up(&mut self, runtime: &tokio::runtime::Handle, store: &Store) -> Result<usize> {
+        self.catch_up_reporting(runtime, store, |_| {})
+    }
+
+    /// [`Indexer::catch_up`], telling `progress` the running count after every batch.
+    pub fn catch_up_reporting(
+        &mut self,
+        runtime: &tokio::runtime::Handle,
+        store: &Store,
+        mut progress: impl FnMut(usize),
+    ) -> Result<usize> {
         let mut applied = 0;
         loop {
             let changes = runtime.block_on(store.changes_since(self.indexed, CHANGES_PER_READ))?;
@@ -223,6 +233,7 @@ impl Indexer {
             }
             applied += changes.len();
             self.apply(&changes)?;
+            progress(applied);
         }
     }
 

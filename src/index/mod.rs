@@ -91,9 +91,14 @@ pub fn start(data_dir: &Path, store: &Store) -> Result<(Arc<SearchIndex>, Indexe
     Ok((Arc::new(SearchIndex::new(handle)), task))
 }
 
-/// Rebuilds the index of `data_dir` from the store, from scratch (`triage reindex`). The server
-/// must not be running. Returns the number of items indexed.
-pub async fn rebuild(data_dir: &Path, store: &Store) -> Result<usize> {
+/// Rebuilds the index of `data_dir` from the store, from scratch (`triage reindex`), telling
+/// `progress` how many items are done. The server must not be running. Returns the number of
+/// items indexed.
+pub async fn rebuild(
+    data_dir: &Path,
+    store: &Store,
+    progress: impl FnMut(usize) + Send + 'static,
+) -> Result<usize> {
     let dir = data_dir.join(INDEX_DIR);
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
@@ -103,7 +108,7 @@ pub async fn rebuild(data_dir: &Path, store: &Store) -> Result<usize> {
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let mut indexer = indexer::Indexer::new(handle, indexed)?;
-        let applied = indexer.catch_up(&runtime, &store)?;
+        let applied = indexer.catch_up_reporting(&runtime, &store, progress)?;
         indexer.commit()?;
         Ok(applied)
     })

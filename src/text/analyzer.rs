@@ -8,7 +8,7 @@
 //! stemmer (`stem_sl`). The folded analyzer also removes diacritics (č→c, š→s, ž→z) so a query
 //! typed without them still matches.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use tantivy::Index;
 use tantivy::tokenizer::{
@@ -186,8 +186,22 @@ fn stop_words(language: stop_words::LANGUAGE) -> StopWordFilter {
     StopWordFilter::remove(stop_words::get(language).iter().map(|w| normalize(w)))
 }
 
+/// Analyzers built once: building one parses the whole stopwords-iso list.
+static ANALYZERS: LazyLock<[TextAnalyzer; 4]> =
+    LazyLock::new(|| [RU, UK, SL, FOLDED].map(build_analyzer));
+
 /// The analyzer for one of `ru`, `uk`, `sl`, or the folded one (any other name).
 pub fn analyzer(name: &str) -> TextAnalyzer {
+    let index = match name {
+        RU => 0,
+        UK => 1,
+        SL => 2,
+        _ => 3,
+    };
+    ANALYZERS[index].clone()
+}
+
+fn build_analyzer(name: &str) -> TextAnalyzer {
     let base = TextAnalyzer::builder(WordTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES));
     match name {
