@@ -19,7 +19,13 @@ CREATE TABLE feedback (
     language_confidence REAL NOT NULL,
     resolution          TEXT,
     resolved_by         TEXT,
-    resolved_at         INTEGER
+    resolved_at         INTEGER,
+    topics              TEXT NOT NULL DEFAULT '[]',
+    sentiment           TEXT NOT NULL DEFAULT 'unspecified',
+    polarity            REAL NOT NULL DEFAULT 0,
+    priority            INTEGER NOT NULL DEFAULT 0,
+    flags               TEXT NOT NULL DEFAULT '[]',
+    cluster_id          TEXT NOT NULL DEFAULT ''
 );
 
 CREATE UNIQUE INDEX feedback_external_id ON feedback (external_id);

@@ -67,6 +67,13 @@ pub struct AuthConfig {
     pub tokens: Vec<TokenConfig>,
 }
 
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalsConfig {
+    /// A directory whose `ru.toml`, `uk.toml` or `sl.toml` replace the embedded lexicons.
+    pub lexicon_dir: Option<PathBuf>,
+}
+
 /// The TOML file's layout.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -76,6 +83,7 @@ pub struct FileConfig {
     pub insecure_no_auth: Option<bool>,
     pub limits: Limits,
     pub auth: AuthConfig,
+    pub signals: SignalsConfig,
 }
 
 impl FileConfig {
@@ -94,6 +102,7 @@ pub struct Settings {
     pub insecure_no_auth: bool,
     pub limits: Limits,
     pub auth: AuthConfig,
+    pub signals: SignalsConfig,
 }
 
 impl Settings {
@@ -120,6 +129,7 @@ impl Settings {
             insecure_no_auth: args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false),
             limits,
             auth: file.auth,
+            signals: file.signals,
         })
     }
 

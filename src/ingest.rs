@@ -1,6 +1,7 @@
-//! The ingest pipeline (DESIGN.md §2): validate → detect language → store.
+//! The ingest pipeline (DESIGN.md §2): validate → detect language → analyze (topics, polarity,
+//! flags, priority) → store.
 //!
-//! Everything that needs no shared state (validation, language detection) runs in the caller's
+//! Everything that needs no shared state (validation, language detection, analysis) runs in the caller's
 //! task, in parallel across requests; only the final write goes through the store's single writer.
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
@@ -8,6 +9,7 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use crate::config::Limits;
 use crate::error::{Error, FieldViolation, Result};
 use crate::model::{Feedback, NewFeedback, Resolution};
+use crate::signals::{self, Context, lexicons::Lexicons};
 use crate::store::{Store, Stored};
 use crate::text::language::LanguageDetector;
 
@@ -19,14 +21,16 @@ pub struct Ingestor {
     store: Store,
     limits: Limits,
     languages: LanguageDetector,
+    lexicons: Lexicons,
 }
 
 impl Ingestor {
-    pub fn new(store: Store, limits: Limits) -> Ingestor {
+    pub fn new(store: Store, limits: Limits, lexicons: Lexicons) -> Ingestor {
         Ingestor {
             store,
             limits,
             languages: LanguageDetector::new(),
+            lexicons,
         }
     }
 
@@ -37,6 +41,16 @@ impl Ingestor {
         let now = Utc::now().trunc_subsecs(6);
         validate_new_feedback(&new, &self.limits, now)?;
         let detection = self.languages.detect(&new.text, &new.language_hint);
+        let analysis = signals::analyze(
+            &self.lexicons,
+            &new.text,
+            &Context {
+                language: detection.language,
+                kind: new.kind,
+                score: new.score,
+                attributes: &new.attributes,
+            },
+        );
         let feedback = Feedback {
             id: uuid::Uuid::now_v7().to_string(),
             created_at: new.created_at.map_or(now, |t| t.trunc_subsecs(6)),
@@ -52,6 +66,7 @@ impl Ingestor {
             score: new.score,
             attributes: new.attributes,
             resolution: None,
+            analysis,
         };
         self.store.insert_feedback(feedback).await
     }

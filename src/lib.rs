@@ -3,14 +3,15 @@
 //!
 //! How data flows (DESIGN.md §2): a client calls the thin gRPC layer ([`api`]), which converts and
 //! validates and hands the item to the ingest pipeline ([`ingest`]): normalize, detect the
-//! language ([`text`]), then store it through the single writer of the [`store`], which commits
+//! language ([`text`]), find topics, tone, flags and priority ([`signals`]), then store it through the single writer of the [`store`], which commits
 //! concurrent writes together and acknowledges only what is durable.
 //!
 //! # Layout
 //! - [`server`]: assembles services, health, reflection, auth, graceful shutdown.
 //! - [`api`]: one module per gRPC service; proto ⇄ domain conversions in `api::convert`.
 //! - [`ingest`]: validation and the ingest pipeline.
-//! - [`text`]: normalization and language identification.
+//! - [`text`]: normalization, language identification, analyzers, lexicon matching.
+//! - [`signals`]: topics, polarity, suspicion flags and priority from per-language lexicons.
 //! - [`index`]: the tantivy index, its indexer task, search and more-like-this.
 //! - [`store`]: the SQLite system of record, its writer task and migrations.
 //! - [`auth`]: bearer tokens, roles, the auth layer.
@@ -32,6 +33,7 @@ pub mod index;
 pub mod ingest;
 pub mod model;
 pub mod server;
+pub mod signals;
 pub mod store;
 pub mod text;
 

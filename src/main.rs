@@ -52,6 +52,14 @@ enum EvalCommand {
         /// Directory with {ru,uk,sl}-{sentences,word-pairs,single-words}.txt and other/.
         dir: PathBuf,
     },
+    /// Precision and recall of the suspicion flags and topics on a labelled JSONL set.
+    Flags {
+        /// Labelled set, such as tests/fixtures/flags.jsonl.
+        file: PathBuf,
+        /// A directory of lexicon overrides ({ru,uk,sl}.toml).
+        #[arg(long)]
+        lexicon_dir: Option<PathBuf>,
+    },
     /// Stemmer conflation on form/lemma lists (ru.tsv, sl.tsv, …), printed side by side.
     Stemmer {
         /// `form<TAB>lemma<TAB>upos` files named after their language.
@@ -147,6 +155,14 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Reindex { data_dir } => reindex(&data_dir).await.map(|()| ExitCode::SUCCESS),
         Command::Eval(EvalCommand::Langid { dir }) => {
             print!("{}", triage::eval::langid::evaluate(&dir)?.render());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(EvalCommand::Flags { file, lexicon_dir }) => {
+            let lexicons = triage::signals::lexicons::Lexicons::load(lexicon_dir.as_deref())?;
+            print!(
+                "{}",
+                triage::eval::flags::evaluate(&file, &lexicons)?.render()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval(EvalCommand::Stemmer { files }) => {

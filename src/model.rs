@@ -121,6 +121,72 @@ pub struct Feedback {
     pub language: String,
     pub language_confidence: f64,
     pub resolution: Option<Resolution>,
+    /// What the text understanding found: topics, tone, flags, priority.
+    pub analysis: Analysis,
+}
+
+/// Overall tone of a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sentiment {
+    #[default]
+    Unspecified,
+    Negative,
+    Neutral,
+    Positive,
+}
+
+impl Sentiment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sentiment::Unspecified => "unspecified",
+            Sentiment::Negative => "negative",
+            Sentiment::Neutral => "neutral",
+            Sentiment::Positive => "positive",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "unspecified" => Sentiment::Unspecified,
+            "negative" => Sentiment::Negative,
+            "neutral" => Sentiment::Neutral,
+            "positive" => Sentiment::Positive,
+            _ => return None,
+        })
+    }
+}
+
+/// A stretch of the original text, in Unicode code points, end exclusive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextSpan {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// One reason an item needs a reviewer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flag {
+    pub kind: FlagKind,
+    pub confidence: f64,
+    /// One English sentence a reviewer can read.
+    pub reason: String,
+    pub evidence: Vec<TextSpan>,
+    pub related_feedback_ids: Vec<String>,
+}
+
+/// Topics, tone, flags and priority of a text.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Analysis {
+    pub topics: Vec<String>,
+    pub sentiment: Sentiment,
+    /// -1 (very negative) .. 1 (very positive).
+    pub polarity: f64,
+    pub flags: Vec<Flag>,
+    /// 1 (most urgent) .. 4; 0 when not analysed.
+    pub priority: Priority,
+    pub cluster_id: String,
 }
 
 /// Why a feedback item needs a reviewer (DESIGN.md §4).
@@ -149,6 +215,21 @@ impl FlagKind {
             FlagKind::ScoreMismatch => "score_mismatch",
             FlagKind::Spam => "spam",
         }
+    }
+
+    pub const ALL: [FlagKind; 8] = [
+        FlagKind::RepeatComplaint,
+        FlagKind::DuplicateText,
+        FlagKind::Burst,
+        FlagKind::Extortion,
+        FlagKind::PersonalAttack,
+        FlagKind::AbusiveLanguage,
+        FlagKind::ScoreMismatch,
+        FlagKind::Spam,
+    ];
+
+    pub fn parse(value: &str) -> Option<Self> {
+        FlagKind::ALL.into_iter().find(|k| k.as_str() == value)
     }
 }
 

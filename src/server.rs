@@ -19,6 +19,7 @@ use crate::ingest::Ingestor;
 use crate::pb;
 use crate::pb::feedback_service_server::FeedbackServiceServer;
 use crate::pb::search_service_server::SearchServiceServer;
+use crate::signals::lexicons::Lexicons;
 use crate::store::{Store, StoreOptions};
 use crate::text::language::LanguageDetector;
 
@@ -52,8 +53,13 @@ pub async fn serve(
 ) -> Result<()> {
     let tokens = TokenTable::from_config(&settings.auth.tokens)?;
     check_exposure(&settings, &tokens, listener.local_addr()?)?;
+    let lexicons = Lexicons::load(settings.signals.lexicon_dir.as_deref())?;
     let store = Store::open(&settings.data_dir, StoreOptions::default()).await?;
-    let ingestor = Arc::new(Ingestor::new(store.clone(), settings.limits.clone()));
+    let ingestor = Arc::new(Ingestor::new(
+        store.clone(),
+        settings.limits.clone(),
+        lexicons,
+    ));
     let (index, indexer) = crate::index::start(&settings.data_dir, &store)?;
 
     // Load the language models before reporting SERVING, not on the first request.

@@ -6,7 +6,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, FieldViolation, Result};
-use crate::model::{Feedback, FeedbackKind, NewFeedback, Score, ScoreKind};
+use crate::model::{
+    Feedback, FeedbackKind, Flag, FlagKind, NewFeedback, Score, ScoreKind, Sentiment,
+};
 use crate::pb;
 
 pub fn timestamp_to_proto(time: DateTime<Utc>) -> prost_types::Timestamp {
@@ -175,7 +177,58 @@ pub fn feedback_to_proto(feedback: Feedback) -> pb::Feedback {
         resolution,
         resolved_by,
         resolved_at,
-        ..pb::Feedback::default()
+        topics: feedback.analysis.topics,
+        sentiment: sentiment_to_proto(feedback.analysis.sentiment) as i32,
+        polarity: feedback.analysis.polarity,
+        priority: i32::from(feedback.analysis.priority),
+        flags: feedback
+            .analysis
+            .flags
+            .into_iter()
+            .map(flag_to_proto)
+            .collect(),
+        cluster_id: feedback.analysis.cluster_id,
+        customer: None,
+    }
+}
+
+fn sentiment_to_proto(sentiment: Sentiment) -> pb::Sentiment {
+    match sentiment {
+        Sentiment::Unspecified => pb::Sentiment::Unspecified,
+        Sentiment::Negative => pb::Sentiment::Negative,
+        Sentiment::Neutral => pb::Sentiment::Neutral,
+        Sentiment::Positive => pb::Sentiment::Positive,
+    }
+}
+
+pub fn flag_kind_to_proto(kind: FlagKind) -> pb::FlagKind {
+    match kind {
+        FlagKind::RepeatComplaint => pb::FlagKind::RepeatComplaint,
+        FlagKind::DuplicateText => pb::FlagKind::DuplicateText,
+        FlagKind::Burst => pb::FlagKind::Burst,
+        FlagKind::Extortion => pb::FlagKind::Extortion,
+        FlagKind::PersonalAttack => pb::FlagKind::PersonalAttack,
+        FlagKind::AbusiveLanguage => pb::FlagKind::AbusiveLanguage,
+        FlagKind::ScoreMismatch => pb::FlagKind::ScoreMismatch,
+        FlagKind::Spam => pb::FlagKind::Spam,
+    }
+}
+
+fn flag_to_proto(flag: Flag) -> pb::Flag {
+    pb::Flag {
+        kind: flag_kind_to_proto(flag.kind) as i32,
+        confidence: flag.confidence,
+        reason: flag.reason,
+        evidence: flag
+            .evidence
+            .into_iter()
+            .map(|span| pb::TextSpan {
+                start: span.start as i32,
+                end: span.end as i32,
+                text: span.text,
+            })
+            .collect(),
+        related_feedback_ids: flag.related_feedback_ids,
     }
 }
 

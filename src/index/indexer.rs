@@ -145,11 +145,18 @@ fn document(fields: &Fields, feedback: &Feedback) -> TantivyDocument {
             Facet::from_path([feedback.channel.as_str()]),
         );
     }
+    for topic in &feedback.analysis.topics {
+        doc.add_facet(fields.topic, Facet::from_path([topic.as_str()]));
+    }
+    for flag in &feedback.analysis.flags {
+        doc.add_facet(fields.flag, Facet::from_path([flag.kind.as_str()]));
+    }
     doc.add_i64(fields.created_at, feedback.created_at.timestamp_micros());
-    doc.add_u64(fields.priority, 0);
+    let priority = feedback.analysis.priority;
+    doc.add_u64(fields.priority, u64::from(priority));
     doc.add_u64(
         fields.priority_key,
-        schema::priority_key(0, feedback.created_at.timestamp()),
+        schema::priority_key(priority, feedback.created_at.timestamp()),
     );
     doc
 }

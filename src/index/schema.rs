@@ -9,7 +9,7 @@ use tantivy::schema::{
 use crate::text::analyzer;
 
 /// Bump when the schema or the analyzers change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The text fields of one source (feedback text or resolution), one per analyzer.
 #[derive(Debug, Clone, Copy)]

@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
 use crate::error::{Error, Result};
-use crate::model::{Feedback, FeedbackKind, Resolution, Score, ScoreKind};
+use crate::model::{Analysis, Feedback, FeedbackKind, Resolution, Score, ScoreKind, Sentiment};
 
 /// `SELECT <every feedback column> FROM feedback <rest>`; the column list is written once.
 macro_rules! select_feedback {
@@ -13,7 +13,8 @@ macro_rules! select_feedback {
         concat!(
             "SELECT id, seq, external_id, customer_id, text, kind, channel, created_at, ",
             "received_at, language_hint, score_kind, score_value, attributes, language, ",
-            "language_confidence, resolution, resolved_by, resolved_at FROM feedback ",
+            "language_confidence, resolution, resolved_by, resolved_at, topics, sentiment, ",
+            "polarity, priority, flags, cluster_id FROM feedback ",
             $rest
         )
     };
@@ -27,8 +28,9 @@ pub const SELECT_CHANGES_SINCE: &str = select_feedback!("WHERE seq > ? ORDER BY 
 
 pub const INSERT_FEEDBACK: &str = "INSERT INTO feedback (id, seq, external_id, customer_id, \
      text, kind, channel, created_at, received_at, language_hint, score_kind, score_value, \
-     attributes, language, language_confidence, resolution, resolved_by, resolved_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+     attributes, language, language_confidence, resolution, resolved_by, resolved_at, topics, \
+     sentiment, polarity, priority, flags, cluster_id) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 pub const UPDATE_RESOLUTION: &str =
     "UPDATE feedback SET seq = ?, resolution = ?, resolved_by = ?, resolved_at = ? WHERE id = ?";
@@ -94,5 +96,20 @@ pub fn feedback_from_row(row: &SqliteRow) -> Result<Feedback> {
         language: row.try_get("language")?,
         language_confidence: row.try_get("language_confidence")?,
         resolution,
+        analysis: Analysis {
+            topics: json_column(row, "topics")?,
+            sentiment: Sentiment::parse(&row.try_get::<String, _>("sentiment")?)
+                .ok_or_else(|| Error::Corrupt("unknown sentiment".into()))?,
+            polarity: row.try_get("polarity")?,
+            flags: json_column(row, "flags")?,
+            priority: u8::try_from(row.try_get::<i64, _>("priority")?)
+                .map_err(|_| Error::Corrupt("priority out of range".into()))?,
+            cluster_id: row.try_get("cluster_id")?,
+        },
     })
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(row: &SqliteRow, column: &str) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("{column}: {e}")))
 }

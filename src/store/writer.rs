@@ -141,8 +141,7 @@ async fn insert_feedback(
             already_existed: true,
         });
     }
-    let attributes = serde_json::to_string(&feedback.attributes)
-        .map_err(|e| Error::Corrupt(format!("attributes: {e}")))?;
+    let attributes = to_json(&feedback.attributes)?;
     let sequence = *next_sequence;
     sqlx::query(rows::INSERT_FEEDBACK)
         .bind(&feedback.id)
@@ -168,6 +167,12 @@ async fn insert_feedback(
                 .as_ref()
                 .map(|r| rows::to_micros(r.resolved_at)),
         )
+        .bind(to_json(&feedback.analysis.topics)?)
+        .bind(feedback.analysis.sentiment.as_str())
+        .bind(feedback.analysis.polarity)
+        .bind(i64::from(feedback.analysis.priority))
+        .bind(to_json(&feedback.analysis.flags)?)
+        .bind(&feedback.analysis.cluster_id)
         .execute(&mut *connection)
         .await?;
     *next_sequence += 1;
@@ -175,6 +180,10 @@ async fn insert_feedback(
         feedback: Box::new(feedback.clone()),
         already_existed: false,
     })
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Corrupt(format!("serializing: {e}")))
 }
 
 async fn resolve_feedback(

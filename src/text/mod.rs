@@ -3,5 +3,6 @@
 
 pub mod analyzer;
 pub mod language;
+pub mod lexicon;
 pub mod normalize;
 pub mod stem_sl;

@@ -1,0 +1,265 @@
+//! The per-language lexicons (`assets/lexicons/{ru,uk,sl}.toml`), shipped in the binary and
+//! overridable from a directory named in the config: a `uk.toml` there replaces the embedded
+//! Ukrainian lexicon.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::text::lexicon::{Match, PatternSet, Word};
+use crate::text::normalize::normalize;
+
+const EMBEDDED: [(&str, &str); 3] = [
+    ("ru", include_str!("../../assets/lexicons/ru.toml")),
+    ("uk", include_str!("../../assets/lexicons/uk.toml")),
+    ("sl", include_str!("../../assets/lexicons/sl.toml")),
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolarityFile {
+    positive: Vec<String>,
+    negative: Vec<String>,
+    negators: Vec<String>,
+    intensifiers: Vec<String>,
+    contrast: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtortionFile {
+    demands: Vec<String>,
+    threats: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LegalFile {
+    threats: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonalAttackFile {
+    roles: Vec<String>,
+    names: Vec<String>,
+    insults: Vec<String>,
+    punishments: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WordsFile {
+    words: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhrasesFile {
+    phrases: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LexiconFile {
+    polarity: PolarityFile,
+    extortion: ExtortionFile,
+    legal: LegalFile,
+    personal_attack: PersonalAttackFile,
+    abuse: WordsFile,
+    spam: PhrasesFile,
+    topics: BTreeMap<String, Vec<String>>,
+}
+
+/// Which list of the lexicon a pattern came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Positive,
+    Negative,
+    Demand,
+    Threat,
+    LegalThreat,
+    Role,
+    Name,
+    Insult,
+    Punishment,
+    Abuse,
+    Spam,
+}
+
+/// Tags from here on are topics (`TOPIC_TAGS + index into Lexicon::topics`).
+const TOPIC_TAGS: u16 = 100;
+
+/// One language's lexicon, compiled into a single tagged pattern set so a text is scanned once.
+#[derive(Debug, Clone)]
+pub struct Lexicon {
+    patterns: PatternSet,
+    pub negators: HashSet<String>,
+    pub intensifiers: HashSet<String>,
+    pub contrast: HashSet<String>,
+    /// Profanity and insults as written (prefixes end in `*`), for the obfuscation-tolerant matcher.
+    pub abuse_words: Vec<String>,
+    pub topics: Vec<String>,
+}
+
+/// The matches of one text against one lexicon.
+pub struct Found {
+    matches: Vec<Match>,
+}
+
+impl Found {
+    pub fn of(&self, category: Category) -> impl Iterator<Item = &Match> + '_ {
+        self.matches
+            .iter()
+            .filter(move |m| m.tag == category as u16)
+    }
+
+    pub fn any(&self, category: Category) -> bool {
+        self.of(category).next().is_some()
+    }
+
+    /// Indexes (into `Lexicon::topics`) of the topics that matched.
+    pub fn topics(&self) -> impl Iterator<Item = usize> + '_ {
+        self.matches
+            .iter()
+            .filter(|m| m.tag >= TOPIC_TAGS)
+            .map(|m| usize::from(m.tag - TOPIC_TAGS))
+    }
+}
+
+fn word_set(words: &[String]) -> HashSet<String> {
+    words.iter().map(|w| normalize(w)).collect()
+}
+
+impl Lexicon {
+    pub fn parse(language: &str, toml_text: &str) -> Result<Lexicon> {
+        let file: LexiconFile = toml::from_str(toml_text)
+            .map_err(|e| Error::Config(format!("lexicon {language}: {e}")))?;
+        let mut patterns = PatternSet::default();
+        for (category, list) in [
+            (Category::Positive, &file.polarity.positive),
+            (Category::Negative, &file.polarity.negative),
+            (Category::Demand, &file.extortion.demands),
+            (Category::Threat, &file.extortion.threats),
+            (Category::LegalThreat, &file.legal.threats),
+            (Category::Role, &file.personal_attack.roles),
+            (Category::Name, &file.personal_attack.names),
+            (Category::Insult, &file.personal_attack.insults),
+            (Category::Punishment, &file.personal_attack.punishments),
+            (Category::Abuse, &file.abuse.words),
+            (Category::Spam, &file.spam.phrases),
+        ] {
+            patterns.add(category as u16, list);
+        }
+        let mut topics = Vec::new();
+        for (i, (topic, list)) in file.topics.iter().enumerate() {
+            let tag = u16::try_from(i)
+                .ok()
+                .and_then(|i| TOPIC_TAGS.checked_add(i))
+                .ok_or_else(|| Error::Config(format!("lexicon {language}: too many topics")))?;
+            patterns.add(tag, list);
+            topics.push(topic.clone());
+        }
+        Ok(Lexicon {
+            patterns,
+            negators: word_set(&file.polarity.negators),
+            intensifiers: word_set(&file.polarity.intensifiers),
+            contrast: word_set(&file.polarity.contrast),
+            abuse_words: file.abuse.words.iter().map(|w| normalize(w)).collect(),
+            topics,
+        })
+    }
+
+    /// Every match of every list in `words`.
+    pub fn find(&self, words: &[Word]) -> Found {
+        Found {
+            matches: self.patterns.find_all(words),
+        }
+    }
+}
+
+/// The lexicons of ru, uk and sl.
+#[derive(Debug, Clone)]
+pub struct Lexicons {
+    languages: Vec<(&'static str, Lexicon)>,
+}
+
+impl Lexicons {
+    /// The embedded lexicons, with any `{ru,uk,sl}.toml` found in `override_dir` taking their place.
+    pub fn load(override_dir: Option<&Path>) -> Result<Lexicons> {
+        let mut languages = Vec::with_capacity(EMBEDDED.len());
+        for (language, embedded) in EMBEDDED {
+            let text = match override_dir.map(|dir| dir.join(format!("{language}.toml"))) {
+                Some(path) if path.exists() => std::fs::read_to_string(&path).map_err(|e| {
+                    Error::Config(format!("cannot read lexicon {}: {e}", path.display()))
+                })?,
+                _ => embedded.to_string(),
+            };
+            languages.push((language, Lexicon::parse(language, &text)?));
+        }
+        Ok(Lexicons { languages })
+    }
+
+    /// The embedded lexicons.
+    pub fn embedded() -> Lexicons {
+        Lexicons::load(None).expect("the embedded lexicons parse")
+    }
+
+    /// The lexicons to apply to a text in `language`: its own, or all of them for `und`.
+    pub fn for_language(&self, language: &str) -> Vec<&Lexicon> {
+        let own: Vec<&Lexicon> = self
+            .languages
+            .iter()
+            .filter(|(code, _)| *code == language)
+            .map(|(_, lexicon)| lexicon)
+            .collect();
+        if own.is_empty() {
+            self.languages.iter().map(|(_, lexicon)| lexicon).collect()
+        } else {
+            own
+        }
+    }
+
+    /// All topic names, in a stable order.
+    pub fn topic_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .languages
+            .iter()
+            .flat_map(|(_, l)| l.topics.iter().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_lexicons_parse_and_share_topics() {
+        let lexicons = Lexicons::embedded();
+        let topics = lexicons.topic_names();
+        for topic in [
+            "delivery",
+            "payment_refunds",
+            "product_quality",
+            "staff_behaviour",
+            "website_app",
+            "pricing",
+            "safety_health",
+            "legal",
+        ] {
+            assert!(topics.contains(&topic.to_string()), "{topic}");
+        }
+        for language in ["ru", "uk", "sl"] {
+            let lexicon = lexicons.for_language(language);
+            assert_eq!(lexicon.len(), 1);
+            assert_eq!(lexicon[0].topics.len(), 8, "{language}");
+        }
+        assert_eq!(lexicons.for_language("und").len(), 3);
+    }
+}

@@ -1,0 +1,216 @@
+//! Text understanding (DESIGN.md §4, issue "Text understanding"): topics, polarity, suspicion
+//! flags and priority, from per-language lexicons. Knows nothing about gRPC or storage.
+//!
+//! Topic taxonomy (several per item allowed; `assets/lexicons/*.toml` holds the words):
+//! `delivery`, `payment_refunds`, `product_quality`, `staff_behaviour`, `website_app`,
+//! `pricing`, `safety_health`, `legal`.
+//!
+//! Priority rules, first that applies:
+//! - **P1**: extortion; a safety or health hazard (`safety_health`); a legal threat (court,
+//!   consumer protection, police);
+//! - **P2**: a personal attack on an employee; a clearly negative text (polarity ≤ −0.5) from a
+//!   detractor (NPS ≤ 6, CSAT ≤ 2 or CES ≤ 2 attached);
+//! - **P3**: any other complaint, negative text, abusive language or score mismatch;
+//! - **P4**: everything else (praise, neutral reviews, spam).
+
+pub mod lexicons;
+pub mod polarity;
+pub mod rules;
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::model::{Analysis, FeedbackKind, Flag, FlagKind, Priority, Score, ScoreKind};
+use crate::text::lexicon::words;
+use lexicons::Lexicons;
+use rules::Subject;
+
+/// The order topics are listed in.
+pub const TOPICS: [&str; 8] = [
+    "delivery",
+    "payment_refunds",
+    "product_quality",
+    "staff_behaviour",
+    "website_app",
+    "pricing",
+    "safety_health",
+    "legal",
+];
+
+/// Attribute keys that name the employee a text is about.
+const EMPLOYEE_ATTRIBUTES: [&str; 4] = ["employee", "employee_name", "employee_id", "staff"];
+
+/// What the analyzer needs to know about an item besides its text.
+pub struct Context<'a> {
+    pub language: &'a str,
+    pub kind: FeedbackKind,
+    pub score: Option<Score>,
+    pub attributes: &'a BTreeMap<String, String>,
+}
+
+fn detractor(score: Option<Score>) -> bool {
+    score.is_some_and(|s| match s.kind {
+        ScoreKind::Nps => s.value <= 6,
+        ScoreKind::Csat | ScoreKind::Ces => s.value <= 2,
+    })
+}
+
+/// Topics, polarity, flags and priority of one text.
+pub fn analyze(lexicons: &Lexicons, text: &str, context: &Context) -> Analysis {
+    let applicable = lexicons.for_language(context.language);
+    let subject = Subject {
+        text,
+        chars: text.chars().collect(),
+        words: words(text),
+        names_employee: context
+            .attributes
+            .iter()
+            .any(|(k, v)| EMPLOYEE_ATTRIBUTES.contains(&k.as_str()) && !v.trim().is_empty()),
+    };
+    let found: Vec<_> = applicable
+        .iter()
+        .map(|lexicon| (*lexicon, lexicon.find(&subject.words)))
+        .collect();
+    let polarity = polarity::polarity(&found, text, &subject.words);
+    let mut flags: HashMap<FlagKind, Flag> = HashMap::new();
+    let mut keep = |flag: Option<Flag>| {
+        if let Some(flag) = flag {
+            let better = flags
+                .get(&flag.kind)
+                .is_none_or(|f| f.confidence < flag.confidence);
+            if better {
+                flags.insert(flag.kind, flag);
+            }
+        }
+    };
+    let mut legal_threat = false;
+    let mut topics = Vec::new();
+    for (lexicon, found) in &found {
+        keep(rules::extortion(lexicon, found, &subject));
+        keep(rules::personal_attack(lexicon, found, &subject));
+        keep(rules::abusive_language(lexicon, found, &subject));
+        keep(rules::spam(found, &subject));
+        legal_threat |= rules::legal_threat(found);
+        for index in found.topics() {
+            let topic = &lexicon.topics[index];
+            if !topics.contains(topic) {
+                topics.push(topic.clone());
+            }
+        }
+    }
+    keep(rules::score_mismatch(context.score, &polarity));
+    topics.sort_by_key(|t| TOPICS.iter().position(|known| known == t));
+    let mut flags: Vec<Flag> = flags.into_values().collect();
+    flags.sort_by_key(|f| f.kind);
+    let has = |kind: FlagKind| flags.iter().any(|f| f.kind == kind);
+    let priority: Priority = if has(FlagKind::Extortion)
+        || legal_threat
+        || topics.iter().any(|t| t == "safety_health")
+    {
+        1
+    } else if has(FlagKind::Spam) {
+        4
+    } else if has(FlagKind::PersonalAttack)
+        || (polarity.value <= -rules::CLEAR_POLARITY && detractor(context.score))
+    {
+        2
+    } else if context.kind == FeedbackKind::Complaint
+        || polarity.value <= -polarity::SENTIMENT_THRESHOLD
+        || has(FlagKind::AbusiveLanguage)
+        || has(FlagKind::ScoreMismatch)
+    {
+        3
+    } else {
+        4
+    };
+    Analysis {
+        topics,
+        sentiment: polarity.sentiment,
+        polarity: polarity.value,
+        flags,
+        priority,
+        cluster_id: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analysis(language: &str, text: &str) -> Analysis {
+        let attributes = BTreeMap::new();
+        analyze(
+            &Lexicons::embedded(),
+            text,
+            &Context {
+                language,
+                kind: FeedbackKind::Complaint,
+                score: None,
+                attributes: &attributes,
+            },
+        )
+    }
+
+    fn kinds(analysis: &Analysis) -> Vec<FlagKind> {
+        analysis.flags.iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn extortion_needs_a_demand_and_a_reputational_threat() {
+        let flagged = analysis(
+            "ru",
+            "Верните деньги, иначе напишу во все соцсети, какие вы мошенники.",
+        );
+        assert_eq!(kinds(&flagged), [FlagKind::Extortion]);
+        assert_eq!(flagged.priority, 1);
+        let legal = analysis(
+            "ru",
+            "Верните деньги, иначе подам в суд и пожалуюсь в Роспотребнадзор.",
+        );
+        assert!(kinds(&legal).is_empty());
+        assert_eq!(
+            legal.priority, 1,
+            "a legal threat is urgent but not extortion"
+        );
+        assert!(legal.topics.contains(&"legal".to_string()));
+        let review_only = analysis(
+            "ru",
+            "Напишу отзыв, чтобы другие знали, как тут обслуживают.",
+        );
+        assert!(kinds(&review_only).is_empty());
+    }
+
+    #[test]
+    fn evidence_points_at_the_words() {
+        let text = "Касирка Оксана — хамка, звільніть її негайно!";
+        let flagged = analysis("uk", text);
+        let flag = flagged
+            .flags
+            .iter()
+            .find(|f| f.kind == FlagKind::PersonalAttack)
+            .expect("personal attack");
+        let chars: Vec<char> = text.chars().collect();
+        for span in &flag.evidence {
+            let marked: String = chars[span.start..span.end].iter().collect();
+            assert_eq!(marked, span.text);
+        }
+        assert!(flag.evidence.iter().any(|s| s.text == "Касирка"));
+    }
+
+    #[test]
+    fn topics_are_found_in_each_language() {
+        assert_eq!(
+            analysis("ru", "Курьер опоздал с доставкой").topics,
+            ["delivery"]
+        );
+        assert!(
+            analysis("sl", "Plačilo s kartico ne deluje v aplikaciji")
+                .topics
+                .contains(&"website_app".to_string())
+        );
+        assert!(
+            analysis("uk", "Отруївся несвіжою рибою, потрапив до лікарні")
+                .topics
+                .contains(&"safety_health".to_string())
+        );
+    }
+}

@@ -1,0 +1,515 @@
+//! The lexicon rules behind the suspicion flags: extortion, personal attack, abusive language,
+//! spam and score mismatch. Every flag carries a confidence, a one-sentence reason and the
+//! evidence spans (code points of the original text) that triggered it.
+//!
+//! Precision comes first: a false flag on an honest customer costs the company that customer.
+//! So every rule needs two things to agree (a demand *and* a reputational threat; an
+//! identifiable employee *and* an insult or a call to punish them; a link *and* promotion), and
+//! a negated threat ("не буду писать отзыв") does not count.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::lexicons::{Category, Found, Lexicon};
+use super::polarity::Polarity;
+use crate::model::{Flag, FlagKind, Score, ScoreKind, TextSpan};
+use crate::text::analyzer::is_word_char;
+use crate::text::lexicon::{Match, Word};
+
+/// The text as the rules see it.
+pub struct Subject<'a> {
+    pub text: &'a str,
+    pub chars: Vec<char>,
+    pub words: Vec<Word>,
+    /// The item names an employee in its attributes (`employee`, `employee_name`, …).
+    pub names_employee: bool,
+}
+
+impl Subject<'_> {
+    fn span(&self, first: usize, last: usize) -> TextSpan {
+        let (start, end) = (self.words[first].start, self.words[last].end);
+        TextSpan {
+            start,
+            end,
+            text: self.chars[start..end].iter().collect(),
+        }
+    }
+
+    fn match_span(&self, found: &Match) -> TextSpan {
+        self.span(found.first, found.last)
+    }
+
+    fn char_span(&self, byte_start: usize, byte_end: usize) -> TextSpan {
+        let start = self.text[..byte_start].chars().count();
+        let end = start + self.text[byte_start..byte_end].chars().count();
+        TextSpan {
+            start,
+            end,
+            text: self.text[byte_start..byte_end].to_string(),
+        }
+    }
+
+    fn sentence(&self, found: &Match) -> usize {
+        self.words[found.first].sentence
+    }
+}
+
+fn quoted(spans: &[TextSpan]) -> String {
+    spans
+        .iter()
+        .map(|s| format!("\u{ab}{}\u{bb}", s.text))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A match right after a negator: "не напишу", "ne bom". Only the word just before counts:
+/// in "если не заплатите, все узнают" the negation belongs to the demand, not the threat.
+fn negated(lexicon: &Lexicon, subject: &Subject, found: &Match) -> bool {
+    found.first > 0
+        && lexicon
+            .negators
+            .contains(&subject.words[found.first - 1].text)
+}
+
+pub fn extortion(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<Flag> {
+    let threats: Vec<&Match> = found
+        .of(Category::Threat)
+        .filter(|t| !negated(lexicon, subject, t))
+        .collect();
+    let mut best: Option<(f64, Match, Match)> = None;
+    for demand in found.of(Category::Demand) {
+        for threat in &threats {
+            let distance = subject.sentence(demand).abs_diff(subject.sentence(threat));
+            let confidence = match distance {
+                0 => 0.9,
+                1 => 0.8,
+                _ => continue,
+            };
+            if best.as_ref().is_none_or(|(c, _, _)| confidence > *c) {
+                best = Some((confidence, *demand, **threat));
+            }
+        }
+    }
+    let (confidence, demand, threat) = best?;
+    let evidence = vec![subject.match_span(&demand), subject.match_span(&threat)];
+    Some(Flag {
+        kind: FlagKind::Extortion,
+        confidence,
+        reason: format!(
+            "Demands {} and ties it to a threat to the company's reputation ({}).",
+            quoted(&evidence[..1]),
+            quoted(&evidence[1..])
+        ),
+        evidence,
+        related_feedback_ids: Vec::new(),
+    })
+}
+
+/// Whether the text threatens legal action (court, consumer protection, police): a right, not a
+/// flag, but it raises the priority.
+pub fn legal_threat(found: &Found) -> bool {
+    found.any(Category::LegalThreat)
+}
+
+pub fn personal_attack(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<Flag> {
+    let mut targets: Vec<Match> = found.of(Category::Role).copied().collect();
+    targets.extend(found.of(Category::Name).copied().filter(|m| {
+        // A name counts when written with a capital (not "maja" the month); a phrase
+        // like "по имени" counts as it is.
+        m.last > m.first || subject.chars[subject.words[m.first].start].is_uppercase()
+    }));
+    let hostile: Vec<Match> = found
+        .of(Category::Insult)
+        .chain(found.of(Category::Punishment))
+        .copied()
+        .filter(|h| !negated(lexicon, subject, h))
+        .collect();
+    let hit = hostile.iter().find_map(|h| {
+        if subject.names_employee {
+            return Some((*h, targets.first().copied()));
+        }
+        targets
+            .iter()
+            .find(|t| {
+                subject.sentence(t).abs_diff(subject.sentence(h)) <= 1
+                    && (t.first, t.last) != (h.first, h.last)
+            })
+            .map(|t| (*h, Some(*t)))
+    })?;
+    let (hostile, target) = hit;
+    let mut evidence = Vec::new();
+    if let Some(target) = target {
+        evidence.push(subject.match_span(&target));
+    }
+    evidence.push(subject.match_span(&hostile));
+    Some(Flag {
+        kind: FlagKind::PersonalAttack,
+        confidence: if target.is_some() { 0.85 } else { 0.75 },
+        reason: format!(
+            "Insults or calls for punishing an identifiable employee ({}): possibly revenge.",
+            quoted(&evidence)
+        ),
+        evidence,
+        related_feedback_ids: Vec::new(),
+    })
+}
+
+/// Latin letters that look like Cyrillic ones, as used to dodge filters ("cука").
+fn cyrillic_look_alike(c: char) -> Option<char> {
+    Some(match c {
+        'a' => 'а',
+        'c' => 'с',
+        'e' => 'е',
+        'o' => 'о',
+        'p' => 'р',
+        'x' => 'х',
+        'y' => 'у',
+        'k' => 'к',
+        'm' => 'м',
+        't' => 'т',
+        'h' => 'н',
+        'b' => 'в',
+        'i' => 'і',
+        '0' => 'о',
+        '3' => 'з',
+        '6' => 'б',
+        '@' => 'а',
+        _ => return None,
+    })
+}
+
+const WILDCARDS: [char; 4] = ['*', '#', '%', '_'];
+
+/// Tokens as written, with obfuscation characters kept: (byte start, byte end, token).
+fn raw_tokens(text: &str) -> Vec<(usize, usize, String)> {
+    let mut tokens = Vec::new();
+    let mut start = None;
+    let is_part = |c: char| c.is_alphanumeric() || WILDCARDS.contains(&c) || c == '@';
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        match (start, is_part(c)) {
+            (None, true) => start = Some(i),
+            (Some(s), false) => {
+                tokens.push((s, i, text[s..i].to_lowercase()));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    tokens
+}
+
+/// The token with look-alikes made Cyrillic, when it mixes scripts or digits into Cyrillic.
+fn deobfuscate(token: &str) -> Option<String> {
+    let has_cyrillic = token
+        .chars()
+        .any(|c| ('\u{0400}'..='\u{04FF}').contains(&c));
+    let has_wildcard = token.chars().any(|c| WILDCARDS.contains(&c));
+    let has_foreign = token.chars().any(|c| c.is_ascii_alphanumeric() || c == '@');
+    if !(has_wildcard || (has_cyrillic && has_foreign)) {
+        return None;
+    }
+    Some(
+        token
+            .chars()
+            .map(|c| {
+                if WILDCARDS.contains(&c) {
+                    '*'
+                } else if has_cyrillic {
+                    cyrillic_look_alike(c).unwrap_or(c)
+                } else {
+                    c
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Whether an obfuscated token (with `*` for hidden letters) spells `word` (a lexicon entry,
+/// `*`-suffixed for a prefix). At least two real letters must agree.
+fn spells(token: &[char], word: &str) -> bool {
+    let (stem, prefix) = match word.strip_suffix('*') {
+        Some(stem) => (stem, true),
+        None => (word, false),
+    };
+    let stem: Vec<char> = stem.chars().collect();
+    if token.len() < stem.len() || (!prefix && token.len() != stem.len()) {
+        return false;
+    }
+    let mut real = 0;
+    for (t, s) in token.iter().zip(&stem) {
+        if *t == '*' {
+            continue;
+        }
+        if t != s {
+            return false;
+        }
+        real += 1;
+    }
+    real >= 2 && real < stem.len() + usize::from(!token.contains(&'*'))
+}
+
+/// Whether a text may hide obfuscated words: wildcard characters, or Latin letters and digits
+/// next to Cyrillic ones. Most texts do not, and skip the slower scan.
+fn may_be_obfuscated(text: &str) -> bool {
+    text.contains(WILDCARDS)
+        || text.contains('@')
+        || text.split_whitespace().any(|chunk| {
+            chunk.bytes().any(|b| b.is_ascii_alphanumeric())
+                && chunk
+                    .chars()
+                    .any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))
+        })
+}
+
+pub fn abusive_language(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<Flag> {
+    let mut evidence: Vec<TextSpan> = found
+        .of(Category::Abuse)
+        .map(|m| subject.match_span(m))
+        .collect();
+    let clean = evidence.len();
+    let raw = if may_be_obfuscated(subject.text) {
+        raw_tokens(subject.text)
+    } else {
+        Vec::new()
+    };
+    for (start, end, token) in raw {
+        let Some(readable) = deobfuscate(&token) else {
+            continue;
+        };
+        let readable: Vec<char> = readable.chars().collect();
+        if lexicon.abuse_words.iter().any(|w| spells(&readable, w)) {
+            evidence.push(subject.char_span(start, end));
+        }
+    }
+    if evidence.is_empty() {
+        return None;
+    }
+    evidence.sort_by_key(|s| s.start);
+    evidence.dedup_by_key(|s| s.start);
+    Some(Flag {
+        kind: FlagKind::AbusiveLanguage,
+        confidence: if clean > 0 { 0.95 } else { 0.85 },
+        reason: format!("Contains profanity or insults ({}).", quoted(&evidence)),
+        evidence,
+        related_feedback_ids: Vec::new(),
+    })
+}
+
+static LINK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        // ASCII word boundaries: Unicode ones force the regex crate off its fast engine.
+        r"(?i)(?:https?://|www\.)\S+|(?-u:\b)[a-z0-9][a-z0-9-]{1,62}\.(?:com|ru|ua|si|net|org|info|biz|xyz|top|io|me|shop|online|site|store|club|pro|su|link|click)(?-u:\b)(?:/\S*)?",
+    )
+    .expect("valid link pattern")
+});
+static CONTACT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[\w.+-]+@[\w-]+\.[\w.]+|\+?\d[\d ().-]{8,}\d|(?:^|\s)@[A-Za-z0-9_]{4,}")
+        .expect("valid contact pattern")
+});
+
+/// Vowels, and the Latin r that is syllabic in Slovenian ("vrt", "smrt").
+fn is_vowel(c: char) -> bool {
+    matches!(
+        c,
+        'а' | 'е'
+            | 'ё'
+            | 'и'
+            | 'о'
+            | 'у'
+            | 'ы'
+            | 'э'
+            | 'ю'
+            | 'я'
+            | 'і'
+            | 'ї'
+            | 'є'
+            | 'a'
+            | 'e'
+            | 'i'
+            | 'o'
+            | 'u'
+            | 'y'
+            | 'r'
+            | 'á'
+            | 'é'
+            | 'í'
+            | 'ó'
+            | 'ú'
+            | 'ä'
+            | 'ö'
+            | 'ü'
+    )
+}
+
+/// A word nobody writes: no vowel, or five consonants in a row, or keyboard rows.
+fn gibberish_word(word: &str) -> bool {
+    const KEYBOARD: [&str; 6] = ["qwert", "asdf", "zxcv", "йцук", "фыва", "ячсм"];
+    let (mut letters, mut vowels, mut run, mut longest) = (0, 0, 0, 0);
+    for c in word
+        .chars()
+        .filter(|c| is_word_char(*c) && !c.is_ascii_digit())
+    {
+        letters += 1;
+        if is_vowel(c) {
+            vowels += 1;
+            run = 0;
+        } else {
+            run += 1;
+            longest = longest.max(run);
+        }
+    }
+    letters >= 4 && (vowels == 0 || longest >= 5 || KEYBOARD.iter().any(|k| word.contains(k)))
+}
+
+pub fn spam(found: &Found, subject: &Subject) -> Option<Flag> {
+    let promotions: Vec<TextSpan> = found
+        .of(Category::Spam)
+        .map(|m| subject.match_span(m))
+        .collect();
+    // Links need a dot, contacts a digit or an @: most texts skip the regular expressions.
+    let links: Vec<TextSpan> = if subject.text.contains('.') {
+        LINK.find_iter(subject.text)
+            .map(|m| subject.char_span(m.start(), m.end()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let contacts: Vec<TextSpan> =
+        if subject.text.contains('@') || subject.text.chars().any(|c| c.is_ascii_digit()) {
+            CONTACT
+                .find_iter(subject.text)
+                .map(|m| subject.char_span(m.start(), m.end()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+    let reachable = links.len() + contacts.len();
+    // Words outside links and contacts: the feedback, if there is any.
+    let content_words = subject
+        .words
+        .iter()
+        .filter(|w| {
+            !links
+                .iter()
+                .chain(&contacts)
+                .any(|s| w.start >= s.start && w.end <= s.end)
+        })
+        .count();
+    let gibberish = subject
+        .words
+        .iter()
+        .filter(|w| gibberish_word(&w.text))
+        .count();
+    let (confidence, reason, evidence) = if !promotions.is_empty() && reachable > 0 {
+        (
+            0.95,
+            "Advertises something and gives a link or contact to reach it.",
+            [promotions, links, contacts].concat(),
+        )
+    } else if promotions.len() >= 2 {
+        (0.85, "Reads as advertising, not feedback.", promotions)
+    } else if reachable > 0 && content_words < 5 {
+        (
+            0.85,
+            "A link or contact with almost no feedback around it.",
+            [links, contacts].concat(),
+        )
+    } else if links.len() >= 2 && content_words < 15 {
+        (0.8, "Several links and little feedback.", links)
+    } else if subject.words.len() >= 2 && gibberish * 10 >= subject.words.len() * 6 {
+        (
+            0.8,
+            "Mostly gibberish: no words of any language.",
+            subject
+                .words
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| gibberish_word(&w.text))
+                .map(|(i, _)| subject.span(i, i))
+                .collect(),
+        )
+    } else {
+        return None;
+    };
+    Some(Flag {
+        kind: FlagKind::Spam,
+        confidence,
+        reason: format!("{reason} ({})", quoted(&evidence)),
+        evidence,
+        related_feedback_ids: Vec::new(),
+    })
+}
+
+/// Polarity at or beyond which a text counts as clearly negative or positive.
+pub const CLEAR_POLARITY: f64 = 0.5;
+
+pub fn score_mismatch(score: Option<Score>, polarity: &Polarity) -> Option<Flag> {
+    let score = score?;
+    let high = match score.kind {
+        ScoreKind::Nps => score.value >= 9,
+        ScoreKind::Csat => score.value >= 4,
+        ScoreKind::Ces => false,
+    };
+    let low = match score.kind {
+        ScoreKind::Nps => score.value <= 3,
+        ScoreKind::Csat => score.value == 1,
+        ScoreKind::Ces => false,
+    };
+    let scale = score.kind.as_str().to_uppercase();
+    let (reason, evidence) = if high && polarity.value <= -CLEAR_POLARITY {
+        (
+            format!(
+                "A {scale} of {} comes with a clearly negative text (polarity {:.2}): the scale may have been read backwards.",
+                score.value, polarity.value
+            ),
+            polarity.negative_evidence.clone(),
+        )
+    } else if low && polarity.value >= CLEAR_POLARITY {
+        (
+            format!(
+                "A {scale} of {} comes with a clearly positive text (polarity {:.2}): the scale may have been read backwards.",
+                score.value, polarity.value
+            ),
+            polarity.positive_evidence.clone(),
+        )
+    } else {
+        return None;
+    };
+    Some(Flag {
+        kind: FlagKind::ScoreMismatch,
+        confidence: (0.5 + polarity.value.abs() / 2.0).min(0.95),
+        reason,
+        evidence,
+        related_feedback_ids: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn obfuscated_spellings_are_read() {
+        let token: Vec<char> = deobfuscate("х*й").unwrap().chars().collect();
+        assert!(spells(&token, "хуй"));
+        let token: Vec<char> = deobfuscate("cука").unwrap().chars().collect();
+        assert!(spells(&token, "сука"));
+        let token: Vec<char> = deobfuscate("б**дь").unwrap().chars().collect();
+        assert!(spells(&token, "бляд*"));
+        assert!(deobfuscate("доставка").is_none());
+        let token: Vec<char> = deobfuscate("**").unwrap().chars().collect();
+        assert!(!spells(&token, "хуй"));
+    }
+
+    #[test]
+    fn gibberish_is_told_from_words() {
+        assert!(gibberish_word("asdfgh"));
+        assert!(gibberish_word("ккккррр"));
+        assert!(!gibberish_word("доставка"));
+        assert!(!gibberish_word("strpnost"));
+    }
+}
