@@ -10,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use triage::cli::import::{self, ImportArgs};
+use triage::cli::report::ReportArgs;
 use triage::cli::search::SearchArgs;
 use triage::config::{ServeArgs, Settings};
 use triage::server;
@@ -34,6 +35,8 @@ enum Command {
     Import(ImportArgs),
     /// Search the knowledge base of a running server.
     Search(SearchArgs),
+    /// Print the NPS / CSAT / CES report of a period as a table or CSV.
+    Report(ReportArgs),
     /// Rebuild the search index from the store (with the server stopped).
     Reindex {
         /// Directory holding the database and the index.
@@ -148,6 +151,10 @@ async fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
         Command::Import(args) => run_import(args).await,
+        Command::Report(args) => {
+            print!("{}", triage::cli::report::run(&args).await?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Search(args) => {
             print!("{}", triage::cli::search::run(&args).await?);
             Ok(ExitCode::SUCCESS)

@@ -235,3 +235,28 @@ impl FlagKind {
 
 /// How urgently an item needs attention; 1 is the most urgent.
 pub type Priority = u8;
+
+/// A satisfaction survey answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyResponse {
+    pub id: String,
+    /// The idempotency key.
+    pub external_id: String,
+    pub customer_id: String,
+    pub score: Score,
+    pub responded_at: DateTime<Utc>,
+    pub channel: String,
+    pub feedback_id: Option<String>,
+}
+
+/// A customer's satisfaction at a glance, attached to every feedback item read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CustomerSnapshot {
+    pub customer_id: String,
+    pub latest_nps: Option<i32>,
+    pub nps_count: i64,
+    pub csat_count: i64,
+    pub csat_mean: Option<f64>,
+    pub ces_count: i64,
+    pub ces_mean: Option<f64>,
+}

@@ -11,6 +11,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::api::feedback::FeedbackApi;
+use crate::api::satisfaction::SatisfactionApi;
 use crate::api::search::SearchApi;
 use crate::auth::{AuthLayer, TokenTable};
 use crate::config::Settings;
@@ -18,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::ingest::Ingestor;
 use crate::pb;
 use crate::pb::feedback_service_server::FeedbackServiceServer;
+use crate::pb::satisfaction_service_server::SatisfactionServiceServer;
 use crate::pb::search_service_server::SearchServiceServer;
 use crate::signals::lexicons::Lexicons;
 use crate::store::{Store, StoreOptions};
@@ -71,6 +73,9 @@ pub async fn serve(
         .set_serving::<FeedbackServiceServer<FeedbackApi>>()
         .await;
     health.set_serving::<SearchServiceServer<SearchApi>>().await;
+    health
+        .set_serving::<SatisfactionServiceServer<SatisfactionApi>>()
+        .await;
     health.set_service_status("", ServingStatus::Serving).await;
 
     let reflection = tonic_reflection::server::Builder::configure()
@@ -91,6 +96,9 @@ pub async fn serve(
                 .set_not_serving::<SearchServiceServer<SearchApi>>()
                 .await;
             health
+                .set_not_serving::<SatisfactionServiceServer<SatisfactionApi>>()
+                .await;
+            health
                 .set_service_status("", ServingStatus::NotServing)
                 .await;
         }
@@ -107,6 +115,10 @@ pub async fn serve(
         .add_service(SearchServiceServer::new(SearchApi::new(
             index,
             store.clone(),
+        )))
+        .add_service(SatisfactionServiceServer::new(SatisfactionApi::new(
+            store.clone(),
+            settings.limits.clone(),
         )))
         .serve_with_incoming_shutdown(
             // Without TCP_NODELAY small unary replies wait for the peer's delayed ACK (~40 ms).

@@ -7,9 +7,11 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, FieldViolation, Result};
 use crate::model::{
-    Feedback, FeedbackKind, Flag, FlagKind, NewFeedback, Score, ScoreKind, Sentiment,
+    CustomerSnapshot, Feedback, FeedbackKind, Flag, FlagKind, NewFeedback, Score, ScoreKind,
+    Sentiment,
 };
 use crate::pb;
+use crate::satisfaction::{Segment, segment_of};
 
 pub fn timestamp_to_proto(time: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -127,6 +129,53 @@ pub fn new_feedback_from_proto(feedback: Option<pb::NewFeedback>) -> Result<NewF
         score,
         attributes: feedback.attributes.into_iter().collect(),
     })
+}
+
+pub fn segment_to_proto(segment: Segment) -> pb::Segment {
+    match segment {
+        Segment::None => pb::Segment::Unspecified,
+        Segment::Promoter => pb::Segment::Promoter,
+        Segment::Passive => pb::Segment::Passive,
+        Segment::Detractor => pb::Segment::Detractor,
+    }
+}
+
+pub fn snapshot_to_proto(snapshot: CustomerSnapshot) -> pb::CustomerSnapshot {
+    pb::CustomerSnapshot {
+        segment: snapshot.latest_nps.map_or(pb::Segment::Unspecified, |nps| {
+            segment_to_proto(segment_of(nps))
+        }) as i32,
+        latest_nps: snapshot.latest_nps,
+        nps_count: snapshot.nps_count,
+        csat_count: snapshot.csat_count,
+        csat_mean: snapshot.csat_mean,
+        ces_count: snapshot.ces_count,
+        ces_mean: snapshot.ces_mean,
+        customer_id: snapshot.customer_id,
+    }
+}
+
+pub fn score_from_proto_checked(score: Option<&pb::Score>, field: &str) -> Result<Score> {
+    let score = score.ok_or_else(|| Error::invalid(field, "is required"))?;
+    let converted = score_from_proto(score, field).map_err(|v| Error::InvalidArgument(vec![v]))?;
+    if !converted.kind.range().contains(&converted.value) {
+        let range = converted.kind.range();
+        return Err(Error::invalid(
+            format!("{field}.value"),
+            format!(
+                "{} on the {} scale must be between {} and {}",
+                converted.value,
+                converted.kind.as_str().to_uppercase(),
+                range.start(),
+                range.end()
+            ),
+        ));
+    }
+    Ok(converted)
+}
+
+pub fn score_kind_from_domain(kind: ScoreKind) -> pb::ScoreKind {
+    score_kind_to_proto(kind)
 }
 
 /// The request form of a domain item (used by client-side tools such as the benchmark).

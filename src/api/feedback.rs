@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{caller, convert};
+use super::{caller, convert, with_customer};
 use crate::error::{Error, Result, to_rpc_status};
 use crate::ingest::Ingestor;
 use crate::pb;
@@ -29,16 +29,21 @@ impl FeedbackApi {
     }
 }
 
-fn stored_to_proto(stored: Stored) -> pb::IngestFeedbackResponse {
-    pb::IngestFeedbackResponse {
-        feedback: Some(convert::feedback_to_proto(stored.feedback)),
+async fn stored_to_proto(store: &Store, stored: Stored) -> Result<pb::IngestFeedbackResponse> {
+    Ok(pb::IngestFeedbackResponse {
+        feedback: Some(with_customer(store, stored.feedback).await?),
         already_existed: stored.already_existed,
-    }
+    })
 }
 
-async fn ingest_one(ingestor: &Ingestor, request: pb::IngestFeedbackRequest) -> Result<Stored> {
+async fn ingest_one(
+    ingestor: &Ingestor,
+    store: &Store,
+    request: pb::IngestFeedbackRequest,
+) -> Result<pb::IngestFeedbackResponse> {
     let new = convert::new_feedback_from_proto(request.feedback)?;
-    ingestor.ingest(new).await
+    let stored = ingestor.ingest(new).await?;
+    stored_to_proto(store, stored).await
 }
 
 type ImportStream = Pin<Box<dyn Stream<Item = Result<pb::ImportFeedbackResult, Status>> + Send>>;
@@ -49,8 +54,8 @@ impl pb::feedback_service_server::FeedbackService for FeedbackApi {
         &self,
         request: Request<pb::IngestFeedbackRequest>,
     ) -> Result<Response<pb::IngestFeedbackResponse>, Status> {
-        let stored = ingest_one(&self.ingestor, request.into_inner()).await?;
-        Ok(Response::new(stored_to_proto(stored)))
+        let response = ingest_one(&self.ingestor, &self.store, request.into_inner()).await?;
+        Ok(Response::new(response))
     }
 
     type ImportFeedbackStream = ImportStream;
@@ -62,6 +67,7 @@ impl pb::feedback_service_server::FeedbackService for FeedbackApi {
         let mut inbound = request.into_inner();
         let (results, outbound) = mpsc::channel(IMPORT_IN_FLIGHT);
         let ingestor = Arc::clone(&self.ingestor);
+        let store = self.store.clone();
         tokio::spawn(async move {
             let mut pending = FuturesOrdered::new();
             let mut next_index: i64 = 0;
@@ -71,8 +77,8 @@ impl pb::feedback_service_server::FeedbackService for FeedbackApi {
                     biased;
                     Some((index, outcome)) = pending.next(), if !pending.is_empty() => {
                         let result = match outcome {
-                            Ok(stored) => {
-                                let response = stored_to_proto(stored);
+                            Ok(response) => {
+                                let response: pb::IngestFeedbackResponse = response;
                                 pb::ImportFeedbackResult {
                                     index,
                                     feedback: response.feedback,
@@ -97,9 +103,10 @@ impl pb::feedback_service_server::FeedbackService for FeedbackApi {
                                 let index = next_index;
                                 next_index += 1;
                                 let ingestor = Arc::clone(&ingestor);
-                                // Each item's CPU work (validation, language detection) runs on its
-                                // own task so a single stream uses every core.
-                                let task = tokio::spawn(async move { ingest_one(&ingestor, item).await });
+                                let store = store.clone();
+                                // Each item's CPU work (validation, language detection, analysis)
+                                // runs on its own task so a single stream uses every core.
+                                let task = tokio::spawn(async move { ingest_one(&ingestor, &store, item).await });
                                 pending.push_back(async move {
                                     let outcome = task.await.unwrap_or_else(|join_error| {
                                         Err(Error::Corrupt(format!("ingest task failed: {join_error}")))
@@ -134,7 +141,7 @@ impl pb::feedback_service_server::FeedbackService for FeedbackApi {
             .get_feedback(&id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no feedback with id {id:?}")))?;
-        Ok(Response::new(convert::feedback_to_proto(feedback)))
+        Ok(Response::new(with_customer(&self.store, feedback).await?))
     }
 
     async fn resolve_feedback(
@@ -152,6 +159,6 @@ impl pb::feedback_service_server::FeedbackService for FeedbackApi {
             .ingestor
             .resolve(&request.id, &request.resolution, &resolved_by)
             .await?;
-        Ok(Response::new(convert::feedback_to_proto(feedback)))
+        Ok(Response::new(with_customer(&self.store, feedback).await?))
     }
 }

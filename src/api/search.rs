@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::convert;
+use super::{convert, with_customers};
 use crate::error::{Error, FieldViolation};
 use crate::index::SearchIndex;
 use crate::index::search::{
@@ -228,14 +228,20 @@ impl pb::search_service_server::SearchService for SearchApi {
                 values: Vec::new(),
             });
         }
+        let (items, extras): (Vec<_>, Vec<_>) = results
+            .hits
+            .into_iter()
+            .map(|hit| (hit.feedback, (hit.score, hit.highlights)))
+            .unzip();
+        let items = with_customers(&self.store, items).await?;
         Ok(Response::new(pb::SearchFeedbackResponse {
-            hits: results
-                .hits
+            hits: items
                 .into_iter()
-                .map(|hit| pb::SearchHit {
-                    feedback: Some(convert::feedback_to_proto(hit.feedback)),
-                    score: hit.score,
-                    highlights: hit.highlights.into_iter().map(highlight_to_proto).collect(),
+                .zip(extras)
+                .map(|(feedback, (score, highlights))| pb::SearchHit {
+                    feedback: Some(feedback),
+                    score,
+                    highlights: highlights.into_iter().map(highlight_to_proto).collect(),
                 })
                 .collect(),
             total_size: results.total as i64,
@@ -270,14 +276,22 @@ impl pb::search_service_server::SearchService for SearchApi {
             |text| detector.detect(text, "").language.to_string(),
         )
         .await?;
+        let (items, extras): (Vec<_>, Vec<_>) = hits
+            .into_iter()
+            .map(|hit| (hit.feedback, (hit.similarity, hit.near_duplicate)))
+            .unzip();
+        let items = with_customers(&self.store, items).await?;
         Ok(Response::new(pb::FindSimilarFeedbackResponse {
-            hits: hits
+            hits: items
                 .into_iter()
-                .map(|hit| pb::SimilarFeedback {
-                    feedback: Some(convert::feedback_to_proto(hit.feedback)),
-                    similarity: hit.similarity,
-                    near_duplicate: hit.near_duplicate,
-                })
+                .zip(extras)
+                .map(
+                    |(feedback, (similarity, near_duplicate))| pb::SimilarFeedback {
+                        feedback: Some(feedback),
+                        similarity,
+                        near_duplicate,
+                    },
+                )
                 .collect(),
         }))
     }

@@ -270,13 +270,20 @@ impl Indexer {
             if stopping {
                 return;
             }
-            runtime.block_on(async {
-                tokio::select! {
-                    _ = committed.changed() => {}
-                    _ = stop.changed() => {}
-                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
-                }
-            });
+            // A runtime shutting down without stopping us first (a test that panicked) ends the
+            // thread quietly instead of panicking in the timer.
+            let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                runtime.block_on(async {
+                    tokio::select! {
+                        _ = committed.changed() => {}
+                        _ = stop.changed() => {}
+                        _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                    }
+                })
+            }));
+            if waited.is_err() {
+                return;
+            }
         }
     }
 }

@@ -7,7 +7,10 @@
 //! connections and never wait for the writer.
 
 mod rows;
+mod surveys;
 mod writer;
+
+pub use surveys::{FeedbackFacts, ProfileFacts, ResponseFacts};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,7 +26,7 @@ use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::model::{Feedback, Resolution};
+use crate::model::{Feedback, Resolution, SurveyResponse};
 use writer::{WriteOp, WriteReply, WriteRequest};
 
 /// File name of the database inside the data directory.
@@ -121,7 +124,22 @@ impl Store {
                 feedback: *feedback,
                 already_existed,
             }),
-            WriteReply::Closed => Err(Error::ShuttingDown),
+            WriteReply::Closed | WriteReply::Survey { .. } => Err(Error::ShuttingDown),
+        }
+    }
+
+    /// Stores a survey response unless one with the same external id exists (then returns the
+    /// stored one, unchanged). A `feedback_id` must name a stored item.
+    pub async fn record_survey(&self, response: SurveyResponse) -> Result<(SurveyResponse, bool)> {
+        match self
+            .write(WriteOp::RecordSurvey(Box::new(response)))
+            .await?
+        {
+            WriteReply::Survey {
+                response,
+                already_existed,
+            } => Ok((*response, already_existed)),
+            WriteReply::Closed | WriteReply::Feedback { .. } => Err(Error::ShuttingDown),
         }
     }
 
@@ -133,7 +151,7 @@ impl Store {
         };
         match self.write(op).await? {
             WriteReply::Feedback { feedback, .. } => Ok(*feedback),
-            WriteReply::Closed => Err(Error::ShuttingDown),
+            WriteReply::Closed | WriteReply::Survey { .. } => Err(Error::ShuttingDown),
         }
     }
 

@@ -5,7 +5,9 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
 use crate::error::{Error, Result};
-use crate::model::{Analysis, Feedback, FeedbackKind, Resolution, Score, ScoreKind, Sentiment};
+use crate::model::{
+    Analysis, Feedback, FeedbackKind, Resolution, Score, ScoreKind, Sentiment, SurveyResponse,
+};
 
 /// `SELECT <every feedback column> FROM feedback <rest>`; the column list is written once.
 macro_rules! select_feedback {
@@ -31,6 +33,12 @@ pub const INSERT_FEEDBACK: &str = "INSERT INTO feedback (id, seq, external_id, c
      attributes, language, language_confidence, resolution, resolved_by, resolved_at, topics, \
      sentiment, polarity, priority, flags, cluster_id) \
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+pub const INSERT_SURVEY: &str = "INSERT INTO survey_responses (id, external_id, customer_id, \
+     kind, value, responded_at, channel, feedback_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+pub const SELECT_SURVEY_BY_EXTERNAL_ID: &str = "SELECT id, external_id, customer_id, kind, value, \
+     responded_at, channel, feedback_id FROM survey_responses WHERE external_id = ?";
 
 pub const UPDATE_RESOLUTION: &str =
     "UPDATE feedback SET seq = ?, resolution = ?, resolved_by = ?, resolved_at = ? WHERE id = ?";
@@ -107,6 +115,29 @@ pub fn feedback_from_row(row: &SqliteRow) -> Result<Feedback> {
             cluster_id: row.try_get("cluster_id")?,
         },
     })
+}
+
+pub fn survey_from_row(row: &SqliteRow) -> Result<SurveyResponse> {
+    let kind: String = row.try_get("kind")?;
+    let value: i64 = row.try_get("value")?;
+    Ok(SurveyResponse {
+        id: row.try_get("id")?,
+        external_id: row.try_get("external_id")?,
+        customer_id: row.try_get("customer_id")?,
+        score: Score {
+            kind: ScoreKind::parse(&kind)
+                .ok_or_else(|| Error::Corrupt(format!("unknown score kind {kind:?}")))?,
+            value: i32::try_from(value)
+                .map_err(|_| Error::Corrupt(format!("score value {value} out of range")))?,
+        },
+        responded_at: from_micros(row.try_get("responded_at")?, "responded_at")?,
+        channel: row.try_get("channel")?,
+        feedback_id: row.try_get("feedback_id")?,
+    })
+}
+
+pub fn from_micros_checked(micros: i64) -> Result<DateTime<Utc>> {
+    from_micros(micros, "timestamp")
 }
 
 fn json_column<T: serde::de::DeserializeOwned>(row: &SqliteRow, column: &str) -> Result<T> {

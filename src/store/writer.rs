@@ -12,10 +12,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::rows;
 use crate::error::{Error, Result};
-use crate::model::{Feedback, Resolution};
+use crate::model::{Feedback, Resolution, SurveyResponse};
 
 pub(super) enum WriteOp {
     InsertFeedback(Box<Feedback>),
+    RecordSurvey(Box<SurveyResponse>),
     ResolveFeedback {
         id: String,
         resolution: Resolution,
@@ -27,6 +28,10 @@ pub(super) enum WriteOp {
 pub(super) enum WriteReply {
     Feedback {
         feedback: Box<Feedback>,
+        already_existed: bool,
+    },
+    Survey {
+        response: Box<SurveyResponse>,
         already_existed: bool,
     },
     /// Answer to [`WriteOp::Close`]: everything before it is committed and the writer has stopped.
@@ -115,6 +120,7 @@ async fn apply_batch(
             WriteOp::ResolveFeedback { id, resolution } => {
                 resolve_feedback(&mut transaction, id, resolution, next_sequence).await
             }
+            WriteOp::RecordSurvey(response) => record_survey(&mut transaction, response).await,
             WriteOp::Close => unreachable!("close requests never enter a batch"),
         };
         match reply {
@@ -176,8 +182,72 @@ async fn insert_feedback(
         .execute(&mut *connection)
         .await?;
     *next_sequence += 1;
+    // A score sent with the text is a survey answer too, linked to it, in the same transaction.
+    if let Some(score) = feedback.score {
+        insert_survey(
+            connection,
+            &SurveyResponse {
+                id: uuid::Uuid::now_v7().to_string(),
+                external_id: format!("feedback:{}", feedback.external_id),
+                customer_id: feedback.customer_id.clone(),
+                score,
+                responded_at: feedback.created_at,
+                channel: feedback.channel.clone(),
+                feedback_id: Some(feedback.id.clone()),
+            },
+        )
+        .await?;
+    }
     Ok(WriteReply::Feedback {
         feedback: Box::new(feedback.clone()),
+        already_existed: false,
+    })
+}
+
+async fn insert_survey(connection: &mut SqliteConnection, response: &SurveyResponse) -> Result<()> {
+    sqlx::query(rows::INSERT_SURVEY)
+        .bind(&response.id)
+        .bind(&response.external_id)
+        .bind(&response.customer_id)
+        .bind(response.score.kind.as_str())
+        .bind(response.score.value)
+        .bind(rows::to_micros(response.responded_at))
+        .bind(&response.channel)
+        .bind(&response.feedback_id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+async fn record_survey(
+    connection: &mut SqliteConnection,
+    response: &SurveyResponse,
+) -> Result<WriteReply> {
+    let existing = sqlx::query(rows::SELECT_SURVEY_BY_EXTERNAL_ID)
+        .bind(&response.external_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+    if let Some(row) = existing {
+        return Ok(WriteReply::Survey {
+            response: Box::new(rows::survey_from_row(&row)?),
+            already_existed: true,
+        });
+    }
+    if let Some(feedback_id) = &response.feedback_id {
+        let known: Option<String> = sqlx::query_scalar("SELECT id FROM feedback WHERE id = ?")
+            .bind(feedback_id)
+            .fetch_optional(&mut *connection)
+            .await?;
+        if known.is_none() {
+            return Err(Error::invalid(
+                "response.feedback_id",
+                format!("no feedback with id {feedback_id:?}"),
+            ));
+        }
+    }
+    insert_survey(connection, response).await?;
+    Ok(WriteReply::Survey {
+        response: Box::new(response.clone()),
         already_existed: false,
     })
 }

@@ -1,0 +1,433 @@
+//! SatisfactionService over real gRPC: survey responses, the snapshot on every feedback read,
+//! profiles with churn reasons, and reports checked against hand-computed numbers.
+
+mod common;
+
+use common::{TestServer, ingest_request, new_feedback, violated_fields};
+use tonic::Code;
+use tonic::transport::Channel;
+use triage::pb;
+use triage::pb::satisfaction_service_client::SatisfactionServiceClient;
+
+fn ts(text: &str) -> prost_types::Timestamp {
+    let time: chrono::DateTime<chrono::Utc> = text.parse().unwrap();
+    prost_types::Timestamp {
+        seconds: time.timestamp(),
+        nanos: 0,
+    }
+}
+
+fn survey(
+    external_id: &str,
+    customer: &str,
+    kind: pb::ScoreKind,
+    value: i32,
+    at: &str,
+) -> pb::RecordSurveyResponseRequest {
+    pb::RecordSurveyResponseRequest {
+        response: Some(pb::SurveyResponse {
+            external_id: external_id.into(),
+            customer_id: customer.into(),
+            score: Some(pb::Score {
+                kind: kind as i32,
+                value,
+            }),
+            responded_at: Some(ts(at)),
+            channel: "email".into(),
+            ..Default::default()
+        }),
+    }
+}
+
+async fn record(
+    client: &mut SatisfactionServiceClient<Channel>,
+    request: pb::RecordSurveyResponseRequest,
+) -> pb::SurveyResponse {
+    client
+        .record_survey_response(request)
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survey_responses_are_validated_idempotent_and_shown_on_feedback() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let mut satisfaction = SatisfactionServiceClient::new(server.channel().await);
+    let mut feedback = server.feedback().await;
+
+    let first = record(
+        &mut satisfaction,
+        survey("s-1", "c1", pb::ScoreKind::Nps, 9, "2026-11-01T10:00:00Z"),
+    )
+    .await;
+    let again = record(
+        &mut satisfaction,
+        survey("s-1", "c1", pb::ScoreKind::Nps, 2, "2026-11-02T10:00:00Z"),
+    )
+    .await;
+    assert_eq!(first, again, "the same external_id changes nothing");
+    record(
+        &mut satisfaction,
+        survey("s-2", "c1", pb::ScoreKind::Nps, 4, "2026-11-03T10:00:00Z"),
+    )
+    .await;
+    record(
+        &mut satisfaction,
+        survey("s-3", "c1", pb::ScoreKind::Csat, 4, "2026-11-03T10:00:00Z"),
+    )
+    .await;
+    record(
+        &mut satisfaction,
+        survey("s-4", "c1", pb::ScoreKind::Csat, 5, "2026-11-03T11:00:00Z"),
+    )
+    .await;
+
+    for (request, field) in [
+        (
+            survey("b-1", "c1", pb::ScoreKind::Nps, 11, "2026-11-01T10:00:00Z"),
+            "response.score.value",
+        ),
+        (
+            survey("b-2", "c1", pb::ScoreKind::Csat, 0, "2026-11-01T10:00:00Z"),
+            "response.score.value",
+        ),
+        (
+            survey("b-3", "c1", pb::ScoreKind::Ces, 8, "2026-11-01T10:00:00Z"),
+            "response.score.value",
+        ),
+        (
+            survey("b-4", "", pb::ScoreKind::Ces, 3, "2026-11-01T10:00:00Z"),
+            "response.customer_id",
+        ),
+        (
+            survey(
+                "b-5",
+                "c1",
+                pb::ScoreKind::Unspecified,
+                3,
+                "2026-11-01T10:00:00Z",
+            ),
+            "response.score.kind",
+        ),
+        (
+            survey("b-6", "c1", pb::ScoreKind::Nps, 3, "2099-01-01T00:00:00Z"),
+            "response.responded_at",
+        ),
+    ] {
+        let status = satisfaction
+            .record_survey_response(request)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(violated_fields(&status), [field]);
+    }
+    let mut dangling = survey("b-7", "c1", pb::ScoreKind::Nps, 3, "2026-11-01T10:00:00Z");
+    dangling.response.as_mut().unwrap().feedback_id = "no-such-feedback".into();
+    let status = satisfaction
+        .record_survey_response(dangling)
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), ["response.feedback_id"]);
+
+    let stored = feedback
+        .ingest_feedback(ingest_request(new_feedback(
+            "f-1",
+            "c1",
+            "Курьер опять опоздал на два часа.",
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .feedback
+        .unwrap();
+    let fetched = feedback
+        .get_feedback(pb::GetFeedbackRequest {
+            id: stored.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let customer = fetched.customer.unwrap();
+    assert_eq!(
+        customer.segment,
+        pb::Segment::Detractor as i32,
+        "latest NPS 4"
+    );
+    assert_eq!(customer.latest_nps, Some(4));
+    assert_eq!((customer.nps_count, customer.csat_count), (2, 2));
+    assert_eq!(customer.csat_mean, Some(4.5));
+
+    // A score sent with a feedback item becomes a linked survey response.
+    let mut scored = new_feedback("f-2", "c2", "Всё отлично, спасибо!");
+    scored.score = Some(pb::Score {
+        kind: pb::ScoreKind::Nps as i32,
+        value: 10,
+    });
+    let stored = feedback
+        .ingest_feedback(ingest_request(scored))
+        .await
+        .unwrap()
+        .into_inner()
+        .feedback
+        .unwrap();
+    assert_eq!(
+        stored.customer.as_ref().unwrap().segment,
+        pb::Segment::Promoter as i32
+    );
+
+    let mut search = pb::search_service_client::SearchServiceClient::new(server.channel().await);
+    let started = std::time::Instant::now();
+    let hit = loop {
+        let response = search
+            .search_feedback(pb::SearchFeedbackRequest {
+                query: "отлично".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if let Some(hit) = response.hits.into_iter().next() {
+            break hit;
+        }
+        assert!(started.elapsed() < common::DEADLINE);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        hit.feedback.unwrap().customer.unwrap().latest_nps,
+        Some(10),
+        "snapshot on search hits"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_explain_their_churn_risk() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let mut satisfaction = SatisfactionServiceClient::new(server.channel().await);
+    let mut feedback = server.feedback().await;
+    let now = chrono::Utc::now();
+    let recent = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339();
+    record(
+        &mut satisfaction,
+        survey("p-1", "c9", pb::ScoreKind::Nps, 9, &recent(20)),
+    )
+    .await;
+    record(
+        &mut satisfaction,
+        survey("p-2", "c9", pb::ScoreKind::Nps, 3, &recent(2)),
+    )
+    .await;
+    feedback
+        .ingest_feedback(ingest_request(new_feedback(
+            "pf-1",
+            "c9",
+            "Ужасный сервис, деньги списали дважды, никто не отвечает.",
+        )))
+        .await
+        .unwrap();
+    let profile = satisfaction
+        .get_customer_profile(pb::GetCustomerProfileRequest {
+            customer_id: "c9".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(profile.segment, pb::Segment::Detractor as i32);
+    assert_eq!(profile.latest_nps, Some(3));
+    assert_eq!(profile.nps.unwrap().count, 2);
+    assert_eq!(
+        (
+            profile.feedback_count,
+            profile.complaint_count,
+            profile.unresolved_count
+        ),
+        (1, 1, 1)
+    );
+    let codes: Vec<_> = profile
+        .churn_risk_reasons
+        .iter()
+        .map(|r| r.code.as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "detractor",
+            "falling_nps",
+            "unresolved_complaints",
+            "negative_recent_feedback"
+        ]
+    );
+    assert!(
+        (profile.churn_risk - 0.85).abs() < 1e-9,
+        "{}",
+        profile.churn_risk
+    );
+    let missing = satisfaction
+        .get_customer_profile(pb::GetCustomerProfileRequest {
+            customer_id: "nobody".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_match_hand_computed_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let mut satisfaction = SatisfactionServiceClient::new(server.channel().await);
+    let mut feedback = server.feedback().await;
+    let item = |id: &str, customer: &str, text: &str, at: &str, channel: &str| {
+        let mut new = new_feedback(id, customer, text);
+        new.created_at = Some(ts(at));
+        new.channel = channel.into();
+        ingest_request(new)
+    };
+    // Sunday 2026-11-01 and Monday 2026-11-02 fall in different ISO weeks.
+    let ru = feedback
+        .ingest_feedback(item(
+            "r-1",
+            "a",
+            "Доставка опоздала, курьер не позвонил.",
+            "2026-11-01T10:00:00Z",
+            "email",
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .feedback
+        .unwrap();
+    feedback
+        .ingest_feedback(item(
+            "r-2",
+            "b",
+            "Dostava je zamujala tri dni.",
+            "2026-11-02T10:00:00Z",
+            "app",
+        ))
+        .await
+        .unwrap();
+    let mut linked = survey("q-1", "a", pb::ScoreKind::Nps, 10, "2026-11-01T12:00:00Z");
+    linked.response.as_mut().unwrap().feedback_id = ru.id.clone();
+    record(&mut satisfaction, linked).await;
+    record(
+        &mut satisfaction,
+        survey("q-2", "b", pb::ScoreKind::Nps, 6, "2026-11-02T12:00:00Z"),
+    )
+    .await;
+    record(
+        &mut satisfaction,
+        survey("q-3", "b", pb::ScoreKind::Nps, 7, "2026-11-03T12:00:00Z"),
+    )
+    .await;
+    record(
+        &mut satisfaction,
+        survey("q-4", "b", pb::ScoreKind::Csat, 4, "2026-11-03T12:00:00Z"),
+    )
+    .await;
+    record(
+        &mut satisfaction,
+        survey("q-5", "b", pb::ScoreKind::Ces, 5, "2026-11-04T12:00:00Z"),
+    )
+    .await;
+
+    let report =
+        |bucket: pb::ReportBucket, group_by: pb::ReportGroupBy| pb::GetSatisfactionReportRequest {
+            start: Some(ts("2026-10-26T00:00:00Z")),
+            end: Some(ts("2026-11-09T00:00:00Z")),
+            bucket: bucket as i32,
+            group_by: group_by as i32,
+            filter: None,
+        };
+    let weekly = satisfaction
+        .get_satisfaction_report(report(pb::ReportBucket::Week, pb::ReportGroupBy::None))
+        .await
+        .unwrap()
+        .into_inner()
+        .rows;
+    assert_eq!(weekly.len(), 2);
+    assert_eq!(weekly[0].bucket_start, Some(ts("2026-10-26T00:00:00Z")));
+    let week1 = weekly[0].nps.unwrap();
+    assert_eq!(
+        (week1.promoters, week1.responses, week1.score),
+        (1, 1, Some(100.0))
+    );
+    assert_eq!(weekly[0].feedback_count, 1);
+    let week2 = weekly[1].nps.unwrap();
+    assert_eq!(
+        (week2.passives, week2.detractors, week2.responses),
+        (1, 1, 2)
+    );
+    assert_eq!(week2.score, Some(-50.0));
+    assert_eq!(weekly[1].csat.unwrap().percent, Some(100.0));
+    assert_eq!(weekly[1].ces.unwrap().easy, 1);
+
+    let by_language = satisfaction
+        .get_satisfaction_report(report(pb::ReportBucket::None, pb::ReportGroupBy::Language))
+        .await
+        .unwrap()
+        .into_inner()
+        .rows;
+    let languages: Vec<_> = by_language
+        .iter()
+        .map(|r| (r.group_key.as_str(), r.nps.unwrap().responses))
+        .collect();
+    assert_eq!(
+        languages,
+        [("ru", 1), ("sl", 2)],
+        "b's answers count through b's Slovenian complaint"
+    );
+
+    let by_channel = satisfaction
+        .get_satisfaction_report(report(pb::ReportBucket::None, pb::ReportGroupBy::Channel))
+        .await
+        .unwrap()
+        .into_inner()
+        .rows;
+    let channels: Vec<_> = by_channel
+        .iter()
+        .map(|r| {
+            (
+                r.group_key.as_str(),
+                r.nps.unwrap().responses,
+                r.feedback_count,
+            )
+        })
+        .collect();
+    assert_eq!(channels, [("app", 0, 1), ("email", 3, 1)]);
+
+    let by_topic = satisfaction
+        .get_satisfaction_report(report(pb::ReportBucket::None, pb::ReportGroupBy::Topic))
+        .await
+        .unwrap()
+        .into_inner()
+        .rows;
+    assert!(
+        by_topic
+            .iter()
+            .any(|r| r.group_key == "delivery" && r.nps.unwrap().responses == 3)
+    );
+
+    let by_flag = satisfaction
+        .get_satisfaction_report(report(pb::ReportBucket::None, pb::ReportGroupBy::FlagKind))
+        .await
+        .unwrap()
+        .into_inner()
+        .rows;
+    assert!(by_flag.is_empty(), "no flagged feedback, no groups");
+
+    let bad = satisfaction
+        .get_satisfaction_report(pb::GetSatisfactionReportRequest {
+            start: Some(ts("2026-11-09T00:00:00Z")),
+            end: Some(ts("2026-11-01T00:00:00Z")),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&bad), ["end"]);
+    server.stop().await;
+}
