@@ -10,14 +10,15 @@
 //! the feedback item it is linked to (`feedback_id`, or the feedback it was sent with). A response
 //! without a link counts through the customer's feedback created in the 30 days before the
 //! response: once for every distinct value among those items. A response with neither counts only
-//! in ungrouped and channel reports. Channel grouping uses the response's own channel.
+//! in ungrouped and channel reports. Channel grouping uses the response's own channel, or the
+//! linked feedback's when the response has none.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 
 use crate::model::{CustomerSnapshot, FeedbackKind, FlagKind, Score, ScoreKind};
-use crate::store::{FeedbackFacts, ProfileFacts, ResponseFacts};
+use crate::store::{FeedbackCount, FeedbackFacts, ProfileFacts, ResponseFacts, ScoreCount};
 
 /// How far back unlinked responses look for the customer's feedback.
 pub const LINK_WINDOW: Duration = Duration::days(30);
@@ -47,14 +48,6 @@ pub struct NpsSummary {
 }
 
 impl NpsSummary {
-    pub fn add(&mut self, value: i32) {
-        match segment_of(value) {
-            Segment::Promoter => self.promoters += 1,
-            Segment::Passive => self.passives += 1,
-            _ => self.detractors += 1,
-        }
-    }
-
     pub fn responses(&self) -> u64 {
         self.promoters + self.passives + self.detractors
     }
@@ -75,12 +68,6 @@ pub struct ShareSummary {
 }
 
 impl ShareSummary {
-    pub fn add(&mut self, value: i32, good: bool) {
-        self.responses += 1;
-        self.good += u64::from(good);
-        self.sum += i64::from(value);
-    }
-
     pub fn percent(&self) -> Option<f64> {
         (self.responses > 0).then(|| self.good as f64 * 100.0 / self.responses as f64)
     }
@@ -100,10 +87,25 @@ pub struct Scores {
 
 impl Scores {
     pub fn add(&mut self, score: Score) {
+        self.add_many(score, 1);
+    }
+
+    /// Adds `count` responses of the same score (for counts aggregated by the database).
+    pub fn add_many(&mut self, score: Score, count: u64) {
+        let value = score.value;
+        let share = |summary: &mut ShareSummary, good: bool| {
+            summary.responses += count;
+            summary.good += if good { count } else { 0 };
+            summary.sum += i64::from(value) * count as i64;
+        };
         match score.kind {
-            ScoreKind::Nps => self.nps.add(score.value),
-            ScoreKind::Csat => self.csat.add(score.value, score.value >= 4),
-            ScoreKind::Ces => self.ces.add(score.value, score.value >= 5),
+            ScoreKind::Nps => match segment_of(value) {
+                Segment::Promoter => self.nps.promoters += count,
+                Segment::Passive => self.nps.passives += count,
+                _ => self.nps.detractors += count,
+            },
+            ScoreKind::Csat => share(&mut self.csat, value >= 4),
+            ScoreKind::Ces => share(&mut self.ces, value >= 5),
         }
     }
 }
@@ -419,6 +421,62 @@ fn passes(filter: &ReportFilter, items: &[&FeedbackFacts], channel: &str) -> boo
                 .any(|f| f.flags.iter().any(|k| filter.flag_kinds.contains(k))))
 }
 
+type Rows = BTreeMap<(DateTime<Utc>, String), ReportRow>;
+
+/// The row of a bucket and group, created empty on first use.
+fn row(rows: &mut Rows, bucket: DateTime<Utc>, key: String) -> &mut ReportRow {
+    rows.entry((bucket, key.clone()))
+        .or_insert_with(|| ReportRow {
+            bucket_start: bucket,
+            group_key: key,
+            ..ReportRow::default()
+        })
+}
+
+/// Whether a report can be aggregated from database counts (no feedback linkage needed).
+pub fn counts_suffice(request: &ReportRequest) -> bool {
+    matches!(request.group_by, GroupBy::None | GroupBy::Channel)
+        && request.filter.languages.is_empty()
+        && request.filter.topics.is_empty()
+        && request.filter.flag_kinds.is_empty()
+}
+
+/// Report rows from database counts (see [`counts_suffice`]).
+pub fn report_from_counts(
+    request: &ReportRequest,
+    scores: &[ScoreCount],
+    feedback: &[FeedbackCount],
+) -> Vec<ReportRow> {
+    let wanted = |channel: &str| {
+        request.filter.channels.is_empty() || request.filter.channels.iter().any(|c| c == channel)
+    };
+    let start_of = |seconds: i64| match request.bucket {
+        Bucket::None => request.start,
+        _ => DateTime::from_timestamp(seconds, 0).unwrap_or(request.start),
+    };
+    let key = |channel: &str| match request.group_by {
+        GroupBy::Channel => channel.to_string(),
+        _ => String::new(),
+    };
+    let mut rows: Rows = BTreeMap::new();
+    for count in scores.iter().filter(|c| wanted(&c.channel)) {
+        row(&mut rows, start_of(count.bucket), key(&count.channel))
+            .scores
+            .add_many(count.score, count.count);
+    }
+    for count in feedback.iter().filter(|c| wanted(&c.channel)) {
+        let target = row(&mut rows, start_of(count.bucket), key(&count.channel));
+        target.feedback_count += count.feedback;
+        target.complaint_count += count.complaints;
+    }
+    if request.group_by == GroupBy::None {
+        for bucket in bucket_starts(request.bucket, request.start, request.end) {
+            row(&mut rows, bucket, String::new());
+        }
+    }
+    rows.into_values().collect()
+}
+
 /// Aggregates responses and feedback into report rows, following the linkage rule of this
 /// module's documentation. `feedback` must hold the items created from `LINK_WINDOW` before the
 /// start to the end, and every item a response links to.
@@ -436,19 +494,7 @@ pub fn build_report(
             .or_default()
             .push(item);
     }
-    let mut rows: BTreeMap<(DateTime<Utc>, String), ReportRow> = BTreeMap::new();
-    fn row(
-        rows: &mut BTreeMap<(DateTime<Utc>, String), ReportRow>,
-        bucket: DateTime<Utc>,
-        key: String,
-    ) -> &mut ReportRow {
-        rows.entry((bucket, key.clone()))
-            .or_insert_with(|| ReportRow {
-                bucket_start: bucket,
-                group_key: key,
-                ..ReportRow::default()
-            })
-    }
+    let mut rows: Rows = BTreeMap::new();
     for response in responses {
         let context: Vec<&FeedbackFacts> =
             match response.feedback_id.as_deref().and_then(|id| by_id.get(id)) {
@@ -467,8 +513,13 @@ pub fn build_report(
                     })
                     .unwrap_or_default(),
             };
+        let linked_channel = response
+            .feedback_id
+            .as_deref()
+            .and_then(|id| by_id.get(id))
+            .map_or("", |f| f.channel.as_str());
         let channel = if response.channel.is_empty() {
-            context.first().map_or("", |f| f.channel.as_str())
+            linked_channel
         } else {
             response.channel.as_str()
         };
@@ -516,9 +567,14 @@ mod tests {
     use super::*;
 
     fn nps(values: &[i32]) -> NpsSummary {
-        let mut summary = NpsSummary::default();
-        values.iter().for_each(|v| summary.add(*v));
-        summary
+        let mut scores = Scores::default();
+        for value in values {
+            scores.add(Score {
+                kind: ScoreKind::Nps,
+                value: *value,
+            });
+        }
+        scores.nps
     }
 
     #[test]

@@ -172,8 +172,17 @@ async fn survey_responses_are_validated_idempotent_and_shown_on_feedback() {
         .into_inner()
         .feedback
         .unwrap();
+    assert!(
+        stored.customer.is_none(),
+        "ingest answers carry no snapshot"
+    );
+    let fetched = feedback
+        .get_feedback(pb::GetFeedbackRequest { id: stored.id })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(
-        stored.customer.as_ref().unwrap().segment,
+        fetched.customer.unwrap().segment,
         pb::Segment::Promoter as i32
     );
 

@@ -29,21 +29,21 @@ impl FeedbackApi {
     }
 }
 
-async fn stored_to_proto(store: &Store, stored: Stored) -> Result<pb::IngestFeedbackResponse> {
-    Ok(pb::IngestFeedbackResponse {
-        feedback: Some(with_customer(store, stored.feedback).await?),
+/// The answer to an ingest. It carries no customer snapshot: a writer does not need one, and
+/// looking it up for every item of a bulk import would halve its throughput.
+fn stored_to_proto(stored: Stored) -> pb::IngestFeedbackResponse {
+    pb::IngestFeedbackResponse {
+        feedback: Some(convert::feedback_to_proto(stored.feedback)),
         already_existed: stored.already_existed,
-    })
+    }
 }
 
 async fn ingest_one(
     ingestor: &Ingestor,
-    store: &Store,
     request: pb::IngestFeedbackRequest,
 ) -> Result<pb::IngestFeedbackResponse> {
     let new = convert::new_feedback_from_proto(request.feedback)?;
-    let stored = ingestor.ingest(new).await?;
-    stored_to_proto(store, stored).await
+    Ok(stored_to_proto(ingestor.ingest(new).await?))
 }
 
 type ImportStream = Pin<Box<dyn Stream<Item = Result<pb::ImportFeedbackResult, Status>> + Send>>;
@@ -54,7 +54,7 @@ impl pb::feedback_service_server::FeedbackService for FeedbackApi {
         &self,
         request: Request<pb::IngestFeedbackRequest>,
     ) -> Result<Response<pb::IngestFeedbackResponse>, Status> {
-        let response = ingest_one(&self.ingestor, &self.store, request.into_inner()).await?;
+        let response = ingest_one(&self.ingestor, request.into_inner()).await?;
         Ok(Response::new(response))
     }
 
@@ -67,7 +67,6 @@ impl pb::feedback_service_server::FeedbackService for FeedbackApi {
         let mut inbound = request.into_inner();
         let (results, outbound) = mpsc::channel(IMPORT_IN_FLIGHT);
         let ingestor = Arc::clone(&self.ingestor);
-        let store = self.store.clone();
         tokio::spawn(async move {
             let mut pending = FuturesOrdered::new();
             let mut next_index: i64 = 0;
@@ -103,10 +102,9 @@ impl pb::feedback_service_server::FeedbackService for FeedbackApi {
                                 let index = next_index;
                                 next_index += 1;
                                 let ingestor = Arc::clone(&ingestor);
-                                let store = store.clone();
                                 // Each item's CPU work (validation, language detection, analysis)
                                 // runs on its own task so a single stream uses every core.
-                                let task = tokio::spawn(async move { ingest_one(&ingestor, &store, item).await });
+                                let task = tokio::spawn(async move { ingest_one(&ingestor, item).await });
                                 pending.push_back(async move {
                                     let outcome = task.await.unwrap_or_else(|join_error| {
                                         Err(Error::Corrupt(format!("ingest task failed: {join_error}")))

@@ -21,6 +21,7 @@ use triage::config::Settings;
 use triage::corpus::CorpusGenerator;
 use triage::pb;
 use triage::pb::feedback_service_client::FeedbackServiceClient;
+use triage::pb::satisfaction_service_client::SatisfactionServiceClient;
 use triage::pb::search_service_client::SearchServiceClient;
 
 #[derive(Parser)]
@@ -44,6 +45,9 @@ struct Args {
     /// Queries per search concurrency level (0 skips the search scenario).
     #[arg(long, default_value_t = 2_000)]
     queries: u64,
+    /// Survey responses to record (concurrency 64) before timing satisfaction reports (0 skips).
+    #[arg(long, default_value_t = 0)]
+    survey_responses: u64,
     /// Corpus seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -279,6 +283,111 @@ async fn wait_searchable(
     }
 }
 
+/// Records `count` survey responses spread over 90 days, then times reports over them.
+async fn satisfaction_load(
+    channel: &Channel,
+    token: &BearerToken,
+    count: u64,
+    customers: u64,
+) -> anyhow::Result<Vec<Measurement>> {
+    let client = SatisfactionServiceClient::with_interceptor(channel.clone(), token.clone());
+    let progress = ProgressBar::new(count);
+    let started = Instant::now();
+    let now = chrono::Utc::now().timestamp();
+    let outcomes: Vec<Result<_, tonic::Status>> = futures::stream::iter(0..count)
+        .map(|i| {
+            let mut client = client.clone();
+            let progress = progress.clone();
+            async move {
+                let kind =
+                    [pb::ScoreKind::Nps, pb::ScoreKind::Csat, pb::ScoreKind::Ces][(i % 3) as usize];
+                let value = match kind {
+                    pb::ScoreKind::Nps => (i * 7 % 11) as i32,
+                    pb::ScoreKind::Csat => (i * 3 % 5) as i32 + 1,
+                    _ => (i * 5 % 7) as i32 + 1,
+                };
+                client
+                    .record_survey_response(pb::RecordSurveyResponseRequest {
+                        response: Some(pb::SurveyResponse {
+                            external_id: format!("bench-survey-{i}"),
+                            customer_id: format!("customer-{}", i % customers.max(1)),
+                            score: Some(pb::Score {
+                                kind: kind as i32,
+                                value,
+                            }),
+                            responded_at: Some(prost_types::Timestamp {
+                                seconds: now - (i as i64 * 7919) % (90 * 86_400),
+                                nanos: 0,
+                            }),
+                            channel: ["email", "app", "web"][(i % 3) as usize].into(),
+                            ..Default::default()
+                        }),
+                    })
+                    .await?;
+                progress.inc(1);
+                Ok(())
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    outcomes.into_iter().collect::<Result<Vec<()>, _>>()?;
+    progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut results = vec![Measurement {
+        scenario: "RecordSurveyResponse, concurrency 64".into(),
+        items: count,
+        seconds,
+        items_per_second: count as f64 / seconds,
+        p50_ms: None,
+        p99_ms: None,
+    }];
+    let mut client = client;
+    for (label, bucket, group_by) in [
+        (
+            "report: 90 days by week",
+            pb::ReportBucket::Week,
+            pb::ReportGroupBy::None,
+        ),
+        (
+            "report: 90 days by language",
+            pb::ReportBucket::None,
+            pb::ReportGroupBy::Language,
+        ),
+    ] {
+        let mut latencies = Vec::new();
+        for _ in 0..5 {
+            let sent = Instant::now();
+            client
+                .get_satisfaction_report(pb::GetSatisfactionReportRequest {
+                    start: Some(prost_types::Timestamp {
+                        seconds: now - 91 * 86_400,
+                        nanos: 0,
+                    }),
+                    end: Some(prost_types::Timestamp {
+                        seconds: now + 86_400,
+                        nanos: 0,
+                    }),
+                    bucket: bucket as i32,
+                    group_by: group_by as i32,
+                    filter: None,
+                })
+                .await?;
+            latencies.push(sent.elapsed());
+        }
+        latencies.sort_unstable();
+        results.push(Measurement {
+            scenario: label.into(),
+            items: count,
+            seconds: latencies.iter().map(Duration::as_secs_f64).sum(),
+            items_per_second: 5.0 / latencies.iter().map(Duration::as_secs_f64).sum::<f64>(),
+            p50_ms: percentile(&latencies, 0.5),
+            p99_ms: percentile(&latencies, 0.99),
+        });
+    }
+    Ok(results)
+}
+
 fn print_table(results: &[Measurement]) {
     println!(
         "{:<34} {:>8} {:>9} {:>10} {:>9} {:>9}",
@@ -341,6 +450,11 @@ async fn main() -> anyhow::Result<()> {
         for &level in &args.search_concurrency {
             results.push(search_load(&channel, &token, args.queries, level.max(1)).await?);
         }
+    }
+    if args.survey_responses > 0 {
+        results.extend(
+            satisfaction_load(&channel, &token, args.survey_responses, args.customers).await?,
+        );
     }
     print_table(&results);
     if let Some(rss) = peak_rss_mib() {

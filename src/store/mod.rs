@@ -10,7 +10,7 @@ mod rows;
 mod surveys;
 mod writer;
 
-pub use surveys::{FeedbackFacts, ProfileFacts, ResponseFacts};
+pub use surveys::{FeedbackCount, FeedbackFacts, ProfileFacts, ResponseFacts, ScoreCount};
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -93,6 +93,41 @@ fn feedback_facts(row: &sqlx::sqlite::SqliteRow) -> Result<FeedbackFacts> {
     })
 }
 
+/// Counts aggregated by the database for reports that need no feedback linkage.
+#[derive(Debug, Clone)]
+pub struct ScoreCount {
+    /// Bucket start in seconds since the epoch (0 when not bucketed).
+    pub bucket: i64,
+    pub channel: String,
+    pub score: Score,
+    pub count: u64,
+}
+
+/// Feedback counts per bucket and channel.
+#[derive(Debug, Clone)]
+pub struct FeedbackCount {
+    pub bucket: i64,
+    pub channel: String,
+    pub feedback: u64,
+    pub complaints: u64,
+}
+
+/// The SQL expression of a bucket start in seconds, for a microsecond column. Weeks start on
+/// Monday: the epoch was a Thursday, so weeks are counted from Monday 1969-12-29 (−3 days).
+fn bucket_sql(bucket: crate::satisfaction::Bucket, column: &str) -> String {
+    use crate::satisfaction::Bucket;
+    match bucket {
+        Bucket::None => "0".to_string(),
+        Bucket::Day => format!("(({column} / 1000000) / 86400) * 86400"),
+        Bucket::Week => {
+            format!("((({column} / 1000000) + 259200) / 604800) * 604800 - 259200")
+        }
+        Bucket::Month => format!(
+            "CAST(strftime('%s', {column} / 1000000, 'unixepoch', 'start of month') AS INTEGER)"
+        ),
+    }
+}
+
 const FEEDBACK_FACTS: &str = "SELECT id, customer_id, created_at, language, channel, kind, topics, \
      flags, polarity, resolution FROM feedback";
 
@@ -209,6 +244,68 @@ impl Store {
             first_response: time("first")?,
             last_response: time("last")?,
         })
+    }
+
+    /// Responses of `[start, end)` counted by bucket, channel and score, and feedback counted by
+    /// bucket and channel: reports grouped by nothing or by channel, without other filters,
+    /// aggregate in the database instead of reading every row.
+    pub async fn report_counts(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        bucket: crate::satisfaction::Bucket,
+    ) -> Result<(Vec<ScoreCount>, Vec<FeedbackCount>)> {
+        let responses_sql = format!(
+            "SELECT {} AS bucket, COALESCE(NULLIF(s.channel, ''), f.channel, '') AS channel, \
+             s.kind AS kind, s.value AS value, COUNT(*) AS n FROM survey_responses s \
+             LEFT JOIN feedback f ON f.id = s.feedback_id \
+             WHERE s.responded_at >= ? AND s.responded_at < ? GROUP BY 1, 2, 3, 4",
+            bucket_sql(bucket, "s.responded_at")
+        );
+        let scores = sqlx::query(sqlx::AssertSqlSafe(responses_sql))
+            .bind(rows::to_micros(start))
+            .bind(rows::to_micros(end))
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                Ok(ScoreCount {
+                    bucket: row.try_get("bucket")?,
+                    channel: row.try_get("channel")?,
+                    score: Score {
+                        kind: ScoreKind::parse(&kind).ok_or_else(|| {
+                            Error::Corrupt(format!("unknown score kind {kind:?}"))
+                        })?,
+                        value: i32::try_from(row.try_get::<i64, _>("value")?)
+                            .map_err(|_| Error::Corrupt("score out of range".into()))?,
+                    },
+                    count: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let feedback_sql = format!(
+            "SELECT {} AS bucket, channel, COUNT(*) AS n, \
+             SUM(CASE WHEN kind = 'complaint' THEN 1 ELSE 0 END) AS complaints FROM feedback \
+             WHERE created_at >= ? AND created_at < ? GROUP BY 1, 2",
+            bucket_sql(bucket, "created_at")
+        );
+        let feedback = sqlx::query(sqlx::AssertSqlSafe(feedback_sql))
+            .bind(rows::to_micros(start))
+            .bind(rows::to_micros(end))
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(FeedbackCount {
+                    bucket: row.try_get("bucket")?,
+                    channel: row.try_get("channel")?,
+                    feedback: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                    complaints: u64::try_from(row.try_get::<i64, _>("complaints")?).unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((scores, feedback))
     }
 
     /// Survey responses in `[start, end)` and feedback created in `[feedback_from, end)`.
