@@ -203,6 +203,29 @@ async fn survey_responses_are_validated_idempotent_and_shown_on_feedback() {
         assert!(started.elapsed() < common::DEADLINE);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
+    for (segment, expected) in [
+        (pb::Segment::Detractor, vec!["f-1"]),
+        (pb::Segment::Promoter, vec!["f-2"]),
+        (pb::Segment::Passive, vec![]),
+    ] {
+        let found = search
+            .search_feedback(pb::SearchFeedbackRequest {
+                filter: Some(pb::SearchFilter {
+                    segments: vec![segment as i32],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let ids: Vec<_> = found
+            .hits
+            .iter()
+            .map(|h| h.feedback.as_ref().unwrap().external_id.as_str())
+            .collect();
+        assert_eq!(ids, expected, "{segment:?}");
+    }
     assert_eq!(
         hit.feedback.unwrap().customer.unwrap().latest_nps,
         Some(10),

@@ -71,12 +71,6 @@ fn filter_from_proto(
     let Some(filter) = filter else {
         return SearchFilter::default();
     };
-    if !filter.segments.is_empty() {
-        violations.push(FieldViolation::new(
-            "filter.segments",
-            "filtering by NPS segment needs survey data, which this server does not link yet",
-        ));
-    }
     let mut timestamp = |time: &Option<prost_types::Timestamp>, field: &str| {
         time.as_ref().and_then(|t| {
             let converted = convert::timestamp_from_proto(t);
@@ -196,6 +190,43 @@ fn highlight_to_proto(highlight: search::Highlight) -> pb::Highlight {
     }
 }
 
+impl SearchApi {
+    /// A segment filter becomes a customer filter: the customers whose latest NPS answer is in
+    /// one of the segments (segments change with every answer, so they are not indexed).
+    async fn restrict_to_segments(
+        &self,
+        request: &mut SearchRequest,
+        segments: &[i32],
+    ) -> Result<(), Error> {
+        let mut ranges = Vec::new();
+        for (i, segment) in segments.iter().enumerate() {
+            ranges.push(match pb::Segment::try_from(*segment) {
+                Ok(pb::Segment::Promoter) => (9, 10),
+                Ok(pb::Segment::Passive) => (7, 8),
+                Ok(pb::Segment::Detractor) => (0, 6),
+                _ => {
+                    return Err(Error::invalid(
+                        format!("filter.segments[{i}]"),
+                        format!("{segment} is not a Segment (PROMOTER, PASSIVE or DETRACTOR)"),
+                    ));
+                }
+            });
+        }
+        let in_segments = self.store.customers_with_latest_nps_in(&ranges).await?;
+        let customers = &mut request.filter.customer_ids;
+        if customers.is_empty() {
+            *customers = in_segments;
+        } else {
+            customers.retain(|c| in_segments.contains(c));
+        }
+        if customers.is_empty() {
+            // Nobody is in these segments: a customer id no one has keeps the result empty.
+            customers.push(String::from("\u{0}no customer"));
+        }
+        Ok(())
+    }
+}
+
 #[tonic::async_trait]
 impl pb::search_service_server::SearchService for SearchApi {
     async fn search_feedback(
@@ -206,7 +237,16 @@ impl pb::search_service_server::SearchService for SearchApi {
             .get_ref()
             .facets
             .contains(&(pb::Facet::Segment as i32));
-        let request = request_from_proto(request.into_inner())?;
+        let mut request = request.into_inner();
+        let segments = request
+            .filter
+            .as_mut()
+            .map(|f| std::mem::take(&mut f.segments))
+            .unwrap_or_default();
+        let mut request = request_from_proto(request)?;
+        if !segments.is_empty() {
+            self.restrict_to_segments(&mut request, &segments).await?;
+        }
         let results = search::search(&self.index, &self.store, &request).await?;
         let mut facet_counts: Vec<pb::FacetCounts> = results
             .facets

@@ -198,6 +198,24 @@ impl Store {
         Ok(snapshots)
     }
 
+    /// Customers whose latest NPS answer puts them in one of `segments` (values 0..=10 ranges).
+    pub async fn customers_with_latest_nps_in(&self, ranges: &[(i32, i32)]) -> Result<Vec<String>> {
+        let mut customers = Vec::new();
+        for (low, high) in ranges {
+            let found: Vec<String> = sqlx::query_scalar(
+                "SELECT customer_id FROM (SELECT customer_id, value, ROW_NUMBER() OVER \
+                 (PARTITION BY customer_id ORDER BY responded_at DESC, rowid DESC) AS rn \
+                 FROM survey_responses WHERE kind = 'nps') WHERE rn = 1 AND value BETWEEN ? AND ?",
+            )
+            .bind(low)
+            .bind(high)
+            .fetch_all(&self.readers)
+            .await?;
+            customers.extend(found);
+        }
+        Ok(customers)
+    }
+
     /// Everything known about one customer.
     pub async fn profile_facts(&self, customer_id: &str) -> Result<ProfileFacts> {
         let snapshot = self
