@@ -450,22 +450,19 @@ pub fn report_from_counts(
     let wanted = |channel: &str| {
         request.filter.channels.is_empty() || request.filter.channels.iter().any(|c| c == channel)
     };
-    let start_of = |seconds: i64| match request.bucket {
-        Bucket::None => request.start,
-        _ => DateTime::from_timestamp(seconds, 0).unwrap_or(request.start),
-    };
+    let start_of = |day: DateTime<Utc>| bucket_start(request.bucket, day, request.start);
     let key = |channel: &str| match request.group_by {
         GroupBy::Channel => channel.to_string(),
         _ => String::new(),
     };
     let mut rows: Rows = BTreeMap::new();
     for count in scores.iter().filter(|c| wanted(&c.channel)) {
-        row(&mut rows, start_of(count.bucket), key(&count.channel))
+        row(&mut rows, start_of(count.day), key(&count.channel))
             .scores
             .add_many(count.score, count.count);
     }
     for count in feedback.iter().filter(|c| wanted(&c.channel)) {
-        let target = row(&mut rows, start_of(count.bucket), key(&count.channel));
+        let target = row(&mut rows, start_of(count.day), key(&count.channel));
         target.feedback_count += count.feedback;
         target.complaint_count += count.complaints;
     }

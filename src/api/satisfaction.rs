@@ -234,9 +234,7 @@ fn row_to_proto(group_by: GroupBy, row: ReportRow) -> pb::SatisfactionReportRow 
 /// Runs a report: reads the facts, fetches linked feedback older than the window, aggregates.
 pub async fn run_report(store: &Store, request: &ReportRequest) -> Result<Vec<ReportRow>> {
     if satisfaction::counts_suffice(request) {
-        let (scores, feedback) = store
-            .report_counts(request.start, request.end, request.bucket)
-            .await?;
+        let (scores, feedback) = store.report_counts(request.start, request.end).await?;
         return Ok(satisfaction::report_from_counts(
             request, &scores, &feedback,
         ));

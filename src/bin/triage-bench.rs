@@ -142,15 +142,39 @@ async fn unary(
             feedback: Some(new_feedback_to_proto(corpus.feedback(i))),
         })
         .collect();
+    timed(
+        format!("IngestFeedback, concurrency {concurrency}"),
+        count,
+        concurrency,
+        |i| {
+            let mut client = client.clone();
+            let request = requests[i as usize].clone();
+            async move { client.ingest_feedback(request).await.map(drop) }
+        },
+    )
+    .await
+}
+
+/// Runs `call(i)` for `i` in `0..count` with `concurrency` calls in flight and measures each.
+async fn timed<F, Fut>(
+    scenario: String,
+    count: u64,
+    concurrency: usize,
+    call: F,
+) -> anyhow::Result<Measurement>
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<(), tonic::Status>>,
+{
     let progress = ProgressBar::new(count);
     let started = Instant::now();
-    let mut latencies: Vec<Duration> = futures::stream::iter(requests)
-        .map(|request| {
-            let mut client = client.clone();
+    let mut latencies: Vec<Duration> = futures::stream::iter(0..count)
+        .map(|i| {
             let progress = progress.clone();
+            let pending = call(i);
             async move {
                 let sent = Instant::now();
-                client.ingest_feedback(request).await?;
+                pending.await?;
                 progress.inc(1);
                 Ok::<_, tonic::Status>(sent.elapsed())
             }
@@ -164,7 +188,7 @@ async fn unary(
     let seconds = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
     Ok(Measurement {
-        scenario: format!("IngestFeedback, concurrency {concurrency}"),
+        scenario,
         items: count,
         seconds,
         items_per_second: count as f64 / seconds,
@@ -224,35 +248,16 @@ async fn search_load(
     concurrency: usize,
 ) -> anyhow::Result<Measurement> {
     let client = SearchServiceClient::with_interceptor(channel.clone(), token.clone());
-    let progress = ProgressBar::new(count);
-    let started = Instant::now();
-    let mut latencies: Vec<Duration> = futures::stream::iter(0..count)
-        .map(|i| {
+    timed(
+        format!("SearchFeedback, concurrency {concurrency}"),
+        count,
+        concurrency,
+        |i| {
             let mut client = client.clone();
-            let progress = progress.clone();
-            async move {
-                let sent = Instant::now();
-                client.search_feedback(query_mix(i)).await?;
-                progress.inc(1);
-                Ok::<_, tonic::Status>(sent.elapsed())
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
-    progress.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    Ok(Measurement {
-        scenario: format!("SearchFeedback, concurrency {concurrency}"),
-        items: count,
-        seconds,
-        items_per_second: count as f64 / seconds,
-        p50_ms: percentile(&latencies, 0.50),
-        p99_ms: percentile(&latencies, 0.99),
-    })
+            async move { client.search_feedback(query_mix(i)).await.map(drop) }
+        },
+    )
+    .await
 }
 
 /// Seconds until a match-all search counts `expected` items.

@@ -96,8 +96,8 @@ fn feedback_facts(row: &sqlx::sqlite::SqliteRow) -> Result<FeedbackFacts> {
 /// Counts aggregated by the database for reports that need no feedback linkage.
 #[derive(Debug, Clone)]
 pub struct ScoreCount {
-    /// Bucket start in seconds since the epoch (0 when not bucketed).
-    pub bucket: i64,
+    /// The UTC day of the responses.
+    pub day: DateTime<Utc>,
     pub channel: String,
     pub score: Score,
     pub count: u64,
@@ -106,26 +106,24 @@ pub struct ScoreCount {
 /// Feedback counts per bucket and channel.
 #[derive(Debug, Clone)]
 pub struct FeedbackCount {
-    pub bucket: i64,
+    /// The UTC day the items were created.
+    pub day: DateTime<Utc>,
     pub channel: String,
     pub feedback: u64,
     pub complaints: u64,
 }
 
-/// The SQL expression of a bucket start in seconds, for a microsecond column. Weeks start on
-/// Monday: the epoch was a Thursday, so weeks are counted from Monday 1969-12-29 (−3 days).
-fn bucket_sql(bucket: crate::satisfaction::Bucket, column: &str) -> String {
-    use crate::satisfaction::Bucket;
-    match bucket {
-        Bucket::None => "0".to_string(),
-        Bucket::Day => format!("(({column} / 1000000) / 86400) * 86400"),
-        Bucket::Week => {
-            format!("((({column} / 1000000) + 259200) / 604800) * 604800 - 259200")
-        }
-        Bucket::Month => format!(
-            "CAST(strftime('%s', {column} / 1000000, 'unixepoch', 'start of month') AS INTEGER)"
-        ),
-    }
+/// Microseconds in a day: reports count by day number in SQL and roll days up into weeks and
+/// months in Rust, which keeps the SQL a plain integer `GROUP BY` over an index.
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+fn score_from_columns(kind: &str, value: i64) -> Result<Score> {
+    Ok(Score {
+        kind: ScoreKind::parse(kind)
+            .ok_or_else(|| Error::Corrupt(format!("unknown score kind {kind:?}")))?,
+        value: i32::try_from(value)
+            .map_err(|_| Error::Corrupt(format!("score {value} out of range")))?,
+    })
 }
 
 const FEEDBACK_FACTS: &str = "SELECT id, customer_id, created_at, language, channel, kind, topics, \
@@ -271,58 +269,52 @@ impl Store {
         &self,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-        bucket: crate::satisfaction::Bucket,
     ) -> Result<(Vec<ScoreCount>, Vec<FeedbackCount>)> {
-        let responses_sql = format!(
-            "SELECT {} AS bucket, COALESCE(NULLIF(s.channel, ''), f.channel, '') AS channel, \
-             s.kind AS kind, s.value AS value, COUNT(*) AS n FROM survey_responses s \
-             LEFT JOIN feedback f ON f.id = s.feedback_id \
-             WHERE s.responded_at >= ? AND s.responded_at < ? GROUP BY 1, 2, 3, 4",
-            bucket_sql(bucket, "s.responded_at")
-        );
-        let scores = sqlx::query(sqlx::AssertSqlSafe(responses_sql))
-            .bind(rows::to_micros(start))
-            .bind(rows::to_micros(end))
-            .fetch_all(&self.readers)
-            .await?
-            .iter()
-            .map(|row| {
-                let kind: String = row.try_get("kind")?;
-                Ok(ScoreCount {
-                    bucket: row.try_get("bucket")?,
-                    channel: row.try_get("channel")?,
-                    score: Score {
-                        kind: ScoreKind::parse(&kind).ok_or_else(|| {
-                            Error::Corrupt(format!("unknown score kind {kind:?}"))
-                        })?,
-                        value: i32::try_from(row.try_get::<i64, _>("value")?)
-                            .map_err(|_| Error::Corrupt("score out of range".into()))?,
-                    },
-                    count: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
-                })
+        let day = |micros: i64| {
+            DateTime::from_timestamp_micros(micros.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY)
+                .ok_or_else(|| Error::Corrupt(format!("day out of range: {micros}")))
+        };
+        let scores = sqlx::query(
+            "SELECT responded_at / 86400000000 * 86400000000 AS day, channel, kind, value, \
+             COUNT(*) AS n FROM survey_responses WHERE responded_at >= ? AND responded_at < ? \
+             GROUP BY 1, 2, 3, 4",
+        )
+        .bind(rows::to_micros(start))
+        .bind(rows::to_micros(end))
+        .fetch_all(&self.readers)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(ScoreCount {
+                day: day(row.try_get("day")?)?,
+                channel: row.try_get("channel")?,
+                score: score_from_columns(
+                    &row.try_get::<String, _>("kind")?,
+                    row.try_get("value")?,
+                )?,
+                count: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
             })
-            .collect::<Result<Vec<_>>>()?;
-        let feedback_sql = format!(
-            "SELECT {} AS bucket, channel, COUNT(*) AS n, \
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let feedback = sqlx::query(
+            "SELECT created_at / 86400000000 * 86400000000 AS day, channel, COUNT(*) AS n, \
              SUM(CASE WHEN kind = 'complaint' THEN 1 ELSE 0 END) AS complaints FROM feedback \
              WHERE created_at >= ? AND created_at < ? GROUP BY 1, 2",
-            bucket_sql(bucket, "created_at")
-        );
-        let feedback = sqlx::query(sqlx::AssertSqlSafe(feedback_sql))
-            .bind(rows::to_micros(start))
-            .bind(rows::to_micros(end))
-            .fetch_all(&self.readers)
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(FeedbackCount {
-                    bucket: row.try_get("bucket")?,
-                    channel: row.try_get("channel")?,
-                    feedback: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
-                    complaints: u64::try_from(row.try_get::<i64, _>("complaints")?).unwrap_or(0),
-                })
+        )
+        .bind(rows::to_micros(start))
+        .bind(rows::to_micros(end))
+        .fetch_all(&self.readers)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(FeedbackCount {
+                day: day(row.try_get("day")?)?,
+                channel: row.try_get("channel")?,
+                feedback: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                complaints: u64::try_from(row.try_get::<i64, _>("complaints")?).unwrap_or(0),
             })
-            .collect::<Result<Vec<_>>>()?;
+        })
+        .collect::<Result<Vec<_>>>()?;
         Ok((scores, feedback))
     }
 
@@ -343,15 +335,12 @@ impl Store {
         .await?
         .iter()
         .map(|row| {
-            let kind: String = row.try_get("kind")?;
             Ok(ResponseFacts {
                 customer_id: row.try_get("customer_id")?,
-                score: Score {
-                    kind: ScoreKind::parse(&kind)
-                        .ok_or_else(|| Error::Corrupt(format!("unknown score kind {kind:?}")))?,
-                    value: i32::try_from(row.try_get::<i64, _>("value")?)
-                        .map_err(|_| Error::Corrupt("score out of range".into()))?,
-                },
+                score: score_from_columns(
+                    &row.try_get::<String, _>("kind")?,
+                    row.try_get("value")?,
+                )?,
                 responded_at: rows::from_micros_checked(row.try_get("responded_at")?)?,
                 channel: row.try_get("channel")?,
                 feedback_id: row.try_get("feedback_id")?,

@@ -233,21 +233,28 @@ async fn record_survey(
             already_existed: true,
         });
     }
+    let mut response = response.clone();
     if let Some(feedback_id) = &response.feedback_id {
-        let known: Option<String> = sqlx::query_scalar("SELECT id FROM feedback WHERE id = ?")
-            .bind(feedback_id)
-            .fetch_optional(&mut *connection)
-            .await?;
-        if known.is_none() {
-            return Err(Error::invalid(
-                "response.feedback_id",
-                format!("no feedback with id {feedback_id:?}"),
-            ));
+        let channel: Option<String> =
+            sqlx::query_scalar("SELECT channel FROM feedback WHERE id = ?")
+                .bind(feedback_id)
+                .fetch_optional(&mut *connection)
+                .await?;
+        match channel {
+            None => {
+                return Err(Error::invalid(
+                    "response.feedback_id",
+                    format!("no feedback with id {feedback_id:?}"),
+                ));
+            }
+            // A response that names no channel came through its feedback's.
+            Some(channel) if response.channel.is_empty() => response.channel = channel,
+            Some(_) => {}
         }
     }
-    insert_survey(connection, response).await?;
+    insert_survey(connection, &response).await?;
     Ok(WriteReply::Survey {
-        response: Box::new(response.clone()),
+        response: Box::new(response),
         already_existed: false,
     })
 }
