@@ -13,10 +13,12 @@ use std::time::Instant;
 use serde::Deserialize;
 
 use super::read_lines;
+use crate::corpus::CorpusGenerator;
 use crate::error::{Error, Result};
 use crate::model::{FeedbackKind, FlagKind, Score, ScoreKind};
 use crate::signals::lexicons::Lexicons;
 use crate::signals::{self, Context};
+use crate::text::language::LanguageDetector;
 
 /// The flags the lexicon rules decide (the others come from history and duplicates).
 pub const RULE_FLAGS: [FlagKind; 5] = [
@@ -103,8 +105,36 @@ pub struct FlagsReport {
     pub topics: BTreeMap<String, Counts>,
     pub misses: Vec<Miss>,
     pub items: usize,
-    /// Cost of `signals::analyze` per 1,000 characters of text, in microseconds.
+    /// Cost of `signals::analyze` per 1,000 characters of this set's texts, in microseconds
+    /// (warm: the mean of several passes).
     pub micros_per_1000_chars: f64,
+    /// The same on texts of the synthetic corpus (`corpus.rs`: realistic lengths, mostly clean).
+    pub corpus_micros_per_1000_chars: f64,
+}
+
+/// Passes over the texts when timing.
+const TIMING_PASSES: usize = 10;
+
+/// Mean cost of analysis per 1,000 characters over `texts` (language, text).
+fn cost(lexicons: &Lexicons, texts: &[(String, String)]) -> f64 {
+    let attributes = BTreeMap::new();
+    let chars: usize = texts.iter().map(|(_, t)| t.chars().count()).sum();
+    let started = Instant::now();
+    for _ in 0..TIMING_PASSES {
+        for (language, text) in texts {
+            std::hint::black_box(signals::analyze(
+                lexicons,
+                text,
+                &Context {
+                    language,
+                    kind: FeedbackKind::Complaint,
+                    score: None,
+                    attributes: &attributes,
+                },
+            ));
+        }
+    }
+    started.elapsed().as_secs_f64() * 1e6 * 1000.0 / (chars * TIMING_PASSES).max(1) as f64
 }
 
 fn score(labelled: &Option<LabelledScore>) -> Result<Option<Score>> {
@@ -123,20 +153,7 @@ fn score(labelled: &Option<LabelledScore>) -> Result<Option<Score>> {
 
 pub fn evaluate(path: &Path, lexicons: &Lexicons) -> Result<FlagsReport> {
     let mut report = FlagsReport::default();
-    // The first call compiles the rules' regular expressions; keep that out of the timing.
-    let no_attributes = BTreeMap::new();
-    signals::analyze(
-        lexicons,
-        "warm-up http://example.com",
-        &Context {
-            language: "ru",
-            kind: FeedbackKind::Other,
-            score: None,
-            attributes: &no_attributes,
-        },
-    );
-    let mut analysed_chars = 0usize;
-    let mut spent = std::time::Duration::ZERO;
+    let mut texts = Vec::new();
     for (number, line) in read_lines(path)?.iter().enumerate() {
         let item: Labelled = serde_json::from_str(line)
             .map_err(|e| Error::Config(format!("{} line {}: {e}", path.display(), number + 1)))?;
@@ -149,7 +166,6 @@ pub fn evaluate(path: &Path, lexicons: &Lexicons) -> Result<FlagsReport> {
                 )));
             }
         }
-        let started = Instant::now();
         let analysis = signals::analyze(
             lexicons,
             &item.text,
@@ -160,8 +176,7 @@ pub fn evaluate(path: &Path, lexicons: &Lexicons) -> Result<FlagsReport> {
                 attributes: &item.attributes,
             },
         );
-        spent += started.elapsed();
-        analysed_chars += item.text.chars().count();
+        texts.push((item.language.clone(), item.text.clone()));
         report.items += 1;
         for kind in RULE_FLAGS {
             let expected = item.flags.iter().any(|f| f == kind.as_str());
@@ -191,8 +206,16 @@ pub fn evaluate(path: &Path, lexicons: &Lexicons) -> Result<FlagsReport> {
                 .add(expected, found);
         }
     }
-    report.micros_per_1000_chars =
-        spent.as_secs_f64() * 1e6 * 1000.0 / analysed_chars.max(1) as f64;
+    report.micros_per_1000_chars = cost(lexicons, &texts);
+    let detector = LanguageDetector::new();
+    let mut corpus = CorpusGenerator::new(7, 1000);
+    let synthetic: Vec<(String, String)> = (0..500)
+        .map(|i| {
+            let text = corpus.feedback(i).text;
+            (detector.detect(&text, "").language.to_string(), text)
+        })
+        .collect();
+    report.corpus_micros_per_1000_chars = cost(lexicons, &synthetic);
     Ok(report)
 }
 
@@ -232,8 +255,9 @@ impl FlagsReport {
         }
         let _ = writeln!(
             out,
-            "\nrules: {:.1} µs per 1,000 characters",
-            self.micros_per_1000_chars
+            "\nanalysis (tokenizing, every rule, polarity, topics), warm, one thread: \
+             {:.1} µs per 1,000 characters on this set, {:.1} on 500 synthetic corpus texts",
+            self.micros_per_1000_chars, self.corpus_micros_per_1000_chars
         );
         if !self.misses.is_empty() {
             let _ = writeln!(out, "\nmisses:");

@@ -2,7 +2,9 @@
 //! overridable from a directory named in the config: a `uk.toml` there replaces the embedded
 //! Ukrainian lexicon.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashSet;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -96,9 +98,9 @@ const TOPIC_TAGS: u16 = 100;
 #[derive(Debug, Clone)]
 pub struct Lexicon {
     patterns: PatternSet,
-    pub negators: HashSet<String>,
-    pub intensifiers: HashSet<String>,
-    pub contrast: HashSet<String>,
+    pub negators: FxHashSet<String>,
+    pub intensifiers: FxHashSet<String>,
+    pub contrast: FxHashSet<String>,
     /// Profanity and insults as written (prefixes end in `*`), for the obfuscation-tolerant matcher.
     pub abuse_words: Vec<String>,
     pub topics: Vec<String>,
@@ -129,7 +131,7 @@ impl Found {
     }
 }
 
-fn word_set(words: &[String]) -> HashSet<String> {
+fn word_set(words: &[String]) -> FxHashSet<String> {
     words.iter().map(|w| normalize(w)).collect()
 }
 

@@ -17,7 +17,7 @@ pub mod lexicons;
 pub mod polarity;
 pub mod rules;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::model::{Analysis, FeedbackKind, Flag, FlagKind, Priority, Score, ScoreKind};
 use crate::text::lexicon::words;
@@ -59,7 +59,6 @@ pub fn analyze(lexicons: &Lexicons, text: &str, context: &Context) -> Analysis {
     let applicable = lexicons.for_language(context.language);
     let subject = Subject {
         text,
-        chars: text.chars().collect(),
         words: words(text),
         names_employee: context
             .attributes
@@ -71,15 +70,13 @@ pub fn analyze(lexicons: &Lexicons, text: &str, context: &Context) -> Analysis {
         .map(|lexicon| (*lexicon, lexicon.find(&subject.words)))
         .collect();
     let polarity = polarity::polarity(&found, text, &subject.words);
-    let mut flags: HashMap<FlagKind, Flag> = HashMap::new();
+    let mut flags: Vec<Flag> = Vec::new();
     let mut keep = |flag: Option<Flag>| {
-        if let Some(flag) = flag {
-            let better = flags
-                .get(&flag.kind)
-                .is_none_or(|f| f.confidence < flag.confidence);
-            if better {
-                flags.insert(flag.kind, flag);
-            }
+        let Some(flag) = flag else { return };
+        match flags.iter_mut().find(|f| f.kind == flag.kind) {
+            Some(existing) if existing.confidence < flag.confidence => *existing = flag,
+            Some(_) => {}
+            None => flags.push(flag),
         }
     };
     let mut legal_threat = false;
@@ -99,7 +96,6 @@ pub fn analyze(lexicons: &Lexicons, text: &str, context: &Context) -> Analysis {
     }
     keep(rules::score_mismatch(context.score, &polarity));
     topics.sort_by_key(|t| TOPICS.iter().position(|known| known == t));
-    let mut flags: Vec<Flag> = flags.into_values().collect();
     flags.sort_by_key(|f| f.kind);
     let has = |kind: FlagKind| flags.iter().any(|f| f.kind == kind);
     let priority: Priority = if has(FlagKind::Extortion)

@@ -25,18 +25,17 @@ pub struct Polarity {
     pub positive_evidence: Vec<TextSpan>,
 }
 
-fn span(text_chars: &[char], words: &[Word], found: &Match) -> TextSpan {
-    let (start, end) = (words[found.first].start, words[found.last].end);
+fn span(text: &str, words: &[Word], found: &Match) -> TextSpan {
+    let (first, last) = (&words[found.first], &words[found.last]);
     TextSpan {
-        start,
-        end,
-        text: text_chars[start..end].iter().collect(),
+        start: first.start,
+        end: last.end,
+        text: text[first.byte_start..last.byte_end].to_string(),
     }
 }
 
 /// Polarity from the matches each applicable lexicon found in the text.
 pub fn polarity(found: &[(&Lexicon, Found)], text: &str, words: &[Word]) -> Polarity {
-    let chars: Vec<char> = text.chars().collect();
     let mut total = 0.0;
     let mut negative_evidence = Vec::new();
     let mut positive_evidence = Vec::new();
@@ -72,7 +71,7 @@ pub fn polarity(found: &[(&Lexicon, Found)], text: &str, words: &[Word]) -> Pola
                 weight *= if found.first > at { 1.5 } else { 0.6 };
             }
             total += weight;
-            let evidence = span(&chars, words, &found);
+            let evidence = span(text, words, &found);
             if weight < 0.0 {
                 negative_evidence.push(evidence);
             } else {

@@ -20,7 +20,6 @@ use crate::text::lexicon::{Match, Word};
 /// The text as the rules see it.
 pub struct Subject<'a> {
     pub text: &'a str,
-    pub chars: Vec<char>,
     pub words: Vec<Word>,
     /// The item names an employee in its attributes (`employee`, `employee_name`, …).
     pub names_employee: bool,
@@ -28,11 +27,11 @@ pub struct Subject<'a> {
 
 impl Subject<'_> {
     fn span(&self, first: usize, last: usize) -> TextSpan {
-        let (start, end) = (self.words[first].start, self.words[last].end);
+        let (first, last) = (&self.words[first], &self.words[last]);
         TextSpan {
-            start,
-            end,
-            text: self.chars[start..end].iter().collect(),
+            start: first.start,
+            end: last.end,
+            text: self.text[first.byte_start..last.byte_end].to_string(),
         }
     }
 
@@ -117,7 +116,11 @@ pub fn personal_attack(lexicon: &Lexicon, found: &Found, subject: &Subject) -> O
     targets.extend(found.of(Category::Name).copied().filter(|m| {
         // A name counts when written with a capital (not "maja" the month); a phrase
         // like "по имени" counts as it is.
-        m.last > m.first || subject.chars[subject.words[m.first].start].is_uppercase()
+        m.last > m.first
+            || subject.text[subject.words[m.first].byte_start..]
+                .chars()
+                .next()
+                .is_some_and(char::is_uppercase)
     }));
     let hostile: Vec<Match> = found
         .of(Category::Insult)
@@ -185,7 +188,7 @@ const WILDCARDS: [char; 4] = ['*', '#', '%', '_'];
 fn raw_tokens(text: &str) -> Vec<(usize, usize, String)> {
     let mut tokens = Vec::new();
     let mut start = None;
-    let is_part = |c: char| c.is_alphanumeric() || WILDCARDS.contains(&c) || c == '@';
+    let is_part = |c: char| is_word_char(c) || WILDCARDS.contains(&c) || c == '@';
     for (i, c) in text
         .char_indices()
         .chain(std::iter::once((text.len(), ' ')))
@@ -370,8 +373,15 @@ pub fn spam(found: &Found, subject: &Subject) -> Option<Flag> {
         .of(Category::Spam)
         .map(|m| subject.match_span(m))
         .collect();
-    // Links need a dot, contacts a digit or an @: most texts skip the regular expressions.
-    let links: Vec<TextSpan> = if subject.text.contains('.') {
+    // Links need "://", "www." or a dot followed by a letter; contacts a digit or an @: most
+    // texts skip the regular expressions.
+    let maybe_link = subject.text.contains("://")
+        || subject
+            .text
+            .as_bytes()
+            .windows(2)
+            .any(|pair| pair[0] == b'.' && pair[1].is_ascii_alphanumeric());
+    let links: Vec<TextSpan> = if maybe_link {
         LINK.find_iter(subject.text)
             .map(|m| subject.char_span(m.start(), m.end()))
             .collect()
@@ -399,11 +409,20 @@ pub fn spam(found: &Found, subject: &Subject) -> Option<Flag> {
                 .any(|s| w.start >= s.start && w.end <= s.end)
         })
         .count();
-    let gibberish = subject
-        .words
-        .iter()
-        .filter(|w| gibberish_word(&w.text))
-        .count();
+    // Mostly gibberish means at least 60% of the words; stop counting once that is out of reach.
+    let readable_limit = subject.words.len() * 4 / 10;
+    let mut readable = 0;
+    let mut gibberish = 0;
+    for word in &subject.words {
+        if gibberish_word(&word.text) {
+            gibberish += 1;
+        } else {
+            readable += 1;
+            if readable > readable_limit {
+                break;
+            }
+        }
+    }
     let (confidence, reason, evidence) = if !promotions.is_empty() && reachable > 0 {
         (
             0.95,

@@ -27,10 +27,13 @@ const KEY_CHARS: usize = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Word {
     pub text: String,
-    /// The first characters of `text`: how prefix patterns are looked up.
-    key: String,
+    /// Byte length of the first characters of `text`: how prefix patterns are looked up.
+    key_len: usize,
     pub start: usize,
     pub end: usize,
+    /// The same place in bytes of the original text.
+    pub byte_start: usize,
+    pub byte_end: usize,
     /// Index of the sentence the word is in.
     pub sentence: usize,
 }
@@ -52,7 +55,13 @@ pub fn words(text: &str) -> Vec<Word> {
         chars_before += between.chars().count();
         let length = text[token.offset_from..token.offset_to].chars().count();
         words.push(Word {
-            key: token.text.chars().take(KEY_CHARS).collect(),
+            key_len: token
+                .text
+                .char_indices()
+                .nth(KEY_CHARS)
+                .map_or(token.text.len(), |(i, _)| i),
+            byte_start: token.offset_from,
+            byte_end: token.offset_to,
             text: token.text.clone(),
             start: chars_before,
             end: chars_before + length,
@@ -183,7 +192,11 @@ impl PatternSet {
                 .by_key
                 .get(&word.text)
                 .into_iter()
-                .chain(self.by_key.get(&word.key).filter(|_| word.key != word.text))
+                .chain(
+                    self.by_key
+                        .get(&word.text[..word.key_len])
+                        .filter(|_| word.key_len != word.text.len()),
+                )
                 .flatten()
                 .chain(self.unkeyed.iter());
             for &pattern in candidates {
