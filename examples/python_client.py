@@ -12,6 +12,7 @@ import argparse
 import pathlib
 import sys
 import tempfile
+import time
 import uuid
 
 import grpc
@@ -41,7 +42,15 @@ def main() -> None:
     out_dir = pathlib.Path(tempfile.mkdtemp(prefix="triage-stubs-"))
     generate_stubs(out_dir)
     sys.path.insert(0, str(out_dir))
-    from triage.v1 import common_pb2, feedback_pb2, feedback_pb2_grpc  # noqa: E402
+    from triage.v1 import (  # noqa: E402
+        common_pb2,
+        feedback_pb2,
+        feedback_pb2_grpc,
+        satisfaction_pb2,
+        satisfaction_pb2_grpc,
+        search_pb2,
+        search_pb2_grpc,
+    )
 
     metadata = [("authorization", f"Bearer {args.token}")] if args.token else []
     with grpc.insecure_channel(args.server) as channel:
@@ -60,12 +69,46 @@ def main() -> None:
             feedback_pb2.IngestFeedbackRequest(feedback=new), metadata=metadata
         ).feedback
         print(f"stored {stored.id} language={stored.language} ({stored.language_confidence:.2f})")
+        print(f"  topics={list(stored.topics)} priority={common_pb2.Priority.Name(stored.priority)}"
+              f" sentiment={common_pb2.Sentiment.Name(stored.sentiment)} polarity={stored.polarity:.2f}")
+        for flag in stored.flags:
+            print(f"  flag {common_pb2.FlagKind.Name(flag.kind)} ({flag.confidence:.2f}): {flag.reason}")
 
         again = feedback.IngestFeedback(feedback_pb2.IngestFeedbackRequest(feedback=new), metadata=metadata)
         print(f"sent again: already_existed={again.already_existed}, same id={again.feedback.id == stored.id}")
 
         fetched = feedback.GetFeedback(feedback_pb2.GetFeedbackRequest(id=stored.id), metadata=metadata)
         print(f"fetched: {fetched.text}")
+        print(f"  customer segment={common_pb2.Segment.Name(fetched.customer.segment)}"
+              f" latest NPS={fetched.customer.latest_nps}")
+
+        satisfaction = satisfaction_pb2_grpc.SatisfactionServiceStub(channel)
+        satisfaction.RecordSurveyResponse(
+            satisfaction_pb2.RecordSurveyResponseRequest(
+                response=satisfaction_pb2.SurveyResponse(
+                    external_id=f"py-survey-{uuid.uuid4()}",
+                    customer_id="customer-42",
+                    score=common_pb2.Score(kind=common_pb2.SCORE_KIND_CSAT, value=2),
+                )
+            ),
+            metadata=metadata,
+        )
+        profile = satisfaction.GetCustomerProfile(
+            satisfaction_pb2.GetCustomerProfileRequest(customer_id="customer-42"), metadata=metadata
+        )
+        print(f"profile: churn risk {profile.churn_risk:.2f} "
+              f"({', '.join(r.code for r in profile.churn_risk_reasons)})")
+
+        search = search_pb2_grpc.SearchServiceStub(channel)
+        # New items become searchable within about a second: poll briefly.
+        for _ in range(20):
+            found = search.SearchFeedback(search_pb2.SearchFeedbackRequest(query="замовленню"), metadata=metadata)
+            if found.total_size:
+                break
+            time.sleep(0.1)
+        for hit in found.hits[:3]:
+            marked = [m.text for h in hit.highlights for m in h.matches]
+            print(f"search hit {hit.feedback.id} matched {marked}")
 
         try:
             resolved = feedback.ResolveFeedback(
