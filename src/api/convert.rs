@@ -46,7 +46,7 @@ fn feedback_kind_to_proto(kind: FeedbackKind) -> pb::FeedbackKind {
     }
 }
 
-fn score_kind_to_proto(kind: ScoreKind) -> pb::ScoreKind {
+pub fn score_kind_to_proto(kind: ScoreKind) -> pb::ScoreKind {
     match kind {
         ScoreKind::Nps => pb::ScoreKind::Nps,
         ScoreKind::Csat => pb::ScoreKind::Csat,
@@ -172,10 +172,6 @@ pub fn score_from_proto_checked(score: Option<&pb::Score>, field: &str) -> Resul
         ));
     }
     Ok(converted)
-}
-
-pub fn score_kind_from_domain(kind: ScoreKind) -> pb::ScoreKind {
-    score_kind_to_proto(kind)
 }
 
 /// The request form of a domain item (used by client-side tools such as the benchmark).

@@ -30,7 +30,7 @@ fn survey_to_proto(response: SurveyResponse) -> pb::SurveyResponse {
         external_id: response.external_id,
         customer_id: response.customer_id,
         score: Some(pb::Score {
-            kind: convert::score_kind_from_domain(response.score.kind) as i32,
+            kind: convert::score_kind_to_proto(response.score.kind) as i32,
             value: response.score.value,
         }),
         responded_at: Some(timestamp_to_proto(response.responded_at)),

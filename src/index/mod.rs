@@ -76,11 +76,6 @@ impl SearchIndex {
             .map(|(_, _, s)| s.clone())
             .unwrap_or_else(|| self.handle.reader.searcher())
     }
-
-    /// Number of documents visible to searches.
-    pub fn document_count(&self) -> u64 {
-        self.handle.reader.searcher().num_docs()
-    }
 }
 
 /// Opens (or rebuilds) the index in `data_dir` and starts the indexer tailing `store`.

@@ -99,11 +99,10 @@ impl Part {
     }
 }
 
-/// A compiled pattern and the text it was written as.
+/// A compiled pattern.
 #[derive(Debug, Clone)]
 pub struct Pattern {
     parts: Vec<Part>,
-    pub source: String,
 }
 
 impl Pattern {
@@ -116,10 +115,7 @@ impl Pattern {
             })
             .filter(|part| !matches!(part, Part::Exact(w) | Part::Prefix(w) if w.is_empty()))
             .collect();
-        (!parts.is_empty()).then(|| Pattern {
-            parts,
-            source: source.to_string(),
-        })
+        (!parts.is_empty()).then_some(Pattern { parts })
     }
 
     /// The index of the last word if the pattern matches starting at `words[start]`.
