@@ -4,10 +4,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use chrono::TimeDelta;
 use serde::Deserialize;
 
 use crate::auth::TokenConfig;
 use crate::error::{Error, Result};
+use crate::signals::dedup::DedupParams;
+use crate::signals::repeats::HistoryParams;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_DATA_DIR: &str = "./triage-data";
@@ -67,11 +70,76 @@ pub struct AuthConfig {
     pub tokens: Vec<TokenConfig>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SignalsConfig {
     /// A directory whose `ru.toml`, `uk.toml` or `sl.toml` replace the embedded lexicons.
     pub lexicon_dir: Option<PathBuf>,
+    /// An earlier complaint of the same customer counts as the same problem for this long.
+    pub repeat_window_days: u32,
+    /// Weighted stem similarity (0..1) at which two complaints are the same problem.
+    pub repeat_similarity: f64,
+    /// Estimated shingle Jaccard similarity (0..1) at which texts are near-duplicates.
+    pub duplicate_similarity: f64,
+    /// Texts with fewer words are never flagged as duplicates.
+    pub duplicate_min_words: usize,
+    /// More items than this from one customer within `burst_window_minutes` is a burst.
+    pub burst_items: usize,
+    pub burst_window_minutes: u32,
+}
+
+impl Default for SignalsConfig {
+    fn default() -> Self {
+        let dedup = DedupParams::default();
+        let history = HistoryParams::default();
+        SignalsConfig {
+            lexicon_dir: None,
+            repeat_window_days: history.repeat_window.num_days() as u32,
+            repeat_similarity: history.repeat_similarity,
+            duplicate_similarity: dedup.threshold,
+            duplicate_min_words: dedup.min_words,
+            burst_items: history.burst_items,
+            burst_window_minutes: history.burst_window.num_minutes() as u32,
+        }
+    }
+}
+
+impl SignalsConfig {
+    pub fn dedup_params(&self) -> DedupParams {
+        DedupParams {
+            threshold: self.duplicate_similarity,
+            min_words: self.duplicate_min_words,
+            ..DedupParams::default()
+        }
+    }
+
+    pub fn history_params(&self) -> HistoryParams {
+        HistoryParams {
+            repeat_window: TimeDelta::days(i64::from(self.repeat_window_days)),
+            repeat_similarity: self.repeat_similarity,
+            burst_items: self.burst_items,
+            burst_window: TimeDelta::minutes(i64::from(self.burst_window_minutes)),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        for (name, value) in [
+            ("repeat_similarity", self.repeat_similarity),
+            ("duplicate_similarity", self.duplicate_similarity),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(Error::Config(format!(
+                    "[signals] {name} must be between 0 and 1, not {value}"
+                )));
+            }
+        }
+        if self.burst_window_minutes == 0 || self.repeat_window_days == 0 {
+            return Err(Error::Config(
+                "[signals] repeat_window_days and burst_window_minutes must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The TOML file's layout.
@@ -111,6 +179,7 @@ impl Settings {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
+        file.signals.check()?;
         let mut limits = file.limits;
         if let Some(max) = args.max_text_chars {
             limits.max_text_chars = max;

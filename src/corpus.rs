@@ -60,6 +60,15 @@ const SL: &[&str] = &[
     "Upravitelj je obljubil, da me pokliče nazaj, pa me ni.",
 ];
 
+/// The sentence pool of a language (`ru`, `uk` or `sl`; anything else gets Russian).
+pub fn sentences(language: &str) -> &'static [&'static str] {
+    match language {
+        "uk" => UK,
+        "sl" => SL,
+        _ => RU,
+    }
+}
+
 const CHANNELS: &[&str] = &["email", "app", "web", "call-center", "store"];
 
 /// Deterministic feedback generator.
@@ -89,11 +98,7 @@ impl CorpusGenerator {
 
     /// A text in `language` (`ru`, `uk` or `sl`) of about the drawn length.
     pub fn text(&mut self, language: &str) -> String {
-        let sentences = match language {
-            "uk" => UK,
-            "sl" => SL,
-            _ => RU,
-        };
+        let sentences = sentences(language);
         let target = self.length();
         let mut text = String::new();
         while text.chars().count() < target {

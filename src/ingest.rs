@@ -1,5 +1,6 @@
 //! The ingest pipeline (DESIGN.md §2): validate → detect language → analyze (topics, polarity,
-//! flags, priority) → store.
+//! flags, priority) → fingerprint (duplicate signature, content stems) → store, whose writer adds
+//! the flags that depend on stored items (repeats, duplicates, bursts).
 //!
 //! Everything that needs no shared state (validation, language detection, analysis) runs in the caller's
 //! task, in parallel across requests; only the final write goes through the store's single writer.
@@ -9,7 +10,7 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use crate::config::Limits;
 use crate::error::{Error, FieldViolation, Result};
 use crate::model::{Feedback, NewFeedback, Resolution};
-use crate::signals::{self, Context, lexicons::Lexicons};
+use crate::signals::{self, Context, dedup::DedupParams, lexicons::Lexicons};
 use crate::store::{Store, Stored};
 use crate::text::language::LanguageDetector;
 
@@ -22,15 +23,17 @@ pub struct Ingestor {
     limits: Limits,
     languages: LanguageDetector,
     lexicons: Lexicons,
+    dedup: DedupParams,
 }
 
 impl Ingestor {
-    pub fn new(store: Store, limits: Limits, lexicons: Lexicons) -> Ingestor {
+    pub fn new(store: Store, limits: Limits, lexicons: Lexicons, dedup: DedupParams) -> Ingestor {
         Ingestor {
             store,
             limits,
             languages: LanguageDetector::new(),
             lexicons,
+            dedup,
         }
     }
 
@@ -51,6 +54,7 @@ impl Ingestor {
                 attributes: &new.attributes,
             },
         );
+        let fingerprint = signals::fingerprint(&new.text, detection.language, &self.dedup);
         let feedback = Feedback {
             id: uuid::Uuid::now_v7().to_string(),
             created_at: new.created_at.map_or(now, |t| t.trunc_subsecs(6)),
@@ -68,7 +72,7 @@ impl Ingestor {
             resolution: None,
             analysis,
         };
-        self.store.insert_feedback(feedback).await
+        self.store.insert_feedback(feedback, fingerprint).await
     }
 
     /// Records what was done about an item. `resolved_by` is who did it.

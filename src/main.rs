@@ -63,6 +63,17 @@ enum EvalCommand {
         #[arg(long)]
         lexicon_dir: Option<PathBuf>,
     },
+    /// Precision and recall of near-duplicate detection on a seeded labelled set, for a sweep
+    /// of shingle sizes, LSH bandings and thresholds.
+    Dedup {
+        /// Base texts per language (each gets four edited variants).
+        #[arg(long, default_value_t = 1000)]
+        bases: usize,
+        /// Build base texts from real sentences in DIR/{ru,uk,sl}-sentences.txt
+        /// (such as ../shared/data/langid) instead of generated word sequences.
+        #[arg(long)]
+        sentences: Option<PathBuf>,
+    },
     /// Stemmer conflation on form/lemma lists (ru.tsv, sl.tsv, …), printed side by side.
     Stemmer {
         /// `form<TAB>lemma<TAB>upos` files named after their language.
@@ -169,6 +180,13 @@ async fn main() -> anyhow::Result<ExitCode> {
             print!(
                 "{}",
                 triage::eval::flags::evaluate(&file, &lexicons)?.render()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(EvalCommand::Dedup { bases, sentences }) => {
+            print!(
+                "{}",
+                triage::eval::dedup::evaluate(bases, sentences.as_deref())?
             );
             Ok(ExitCode::SUCCESS)
         }

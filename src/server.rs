@@ -56,11 +56,17 @@ pub async fn serve(
     let tokens = TokenTable::from_config(&settings.auth.tokens)?;
     check_exposure(&settings, &tokens, listener.local_addr()?)?;
     let lexicons = Lexicons::load(settings.signals.lexicon_dir.as_deref())?;
-    let store = Store::open(&settings.data_dir, StoreOptions::default()).await?;
+    let store_options = StoreOptions {
+        dedup: settings.signals.dedup_params(),
+        history: settings.signals.history_params(),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&settings.data_dir, store_options.clone()).await?;
     let ingestor = Arc::new(Ingestor::new(
         store.clone(),
         settings.limits.clone(),
         lexicons,
+        store_options.dedup,
     ));
     let (index, indexer) = crate::index::start(&settings.data_dir, &store)?;
 

@@ -1,6 +1,7 @@
 //! Evaluation commands (`triage eval …`): measure the text components on labelled data and print
 //! tables. They take paths to data (such as `../shared/data/`) and never run in the server.
 
+pub mod dedup;
 pub mod flags;
 pub mod langid;
 pub mod stemmer;

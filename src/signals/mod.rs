@@ -13,8 +13,10 @@
 //! - **P3**: any other complaint, negative text, abusive language or score mismatch;
 //! - **P4**: everything else (praise, neutral reviews, spam).
 
+pub mod dedup;
 pub mod lexicons;
 pub mod polarity;
+pub mod repeats;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -52,6 +54,22 @@ fn detractor(score: Option<Score>) -> bool {
         ScoreKind::Nps => s.value <= 6,
         ScoreKind::Csat | ScoreKind::Ces => s.value <= 2,
     })
+}
+
+/// What the store's writer needs to judge an item against the stored ones: duplicates of its
+/// text and repeats of its problem. Computed before the writer, in parallel across requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprint {
+    pub text: dedup::TextFingerprint,
+    pub stems: repeats::ContentStems,
+}
+
+/// The [`Fingerprint`] of a text in a detected language.
+pub fn fingerprint(text: &str, language: &str, params: &dedup::DedupParams) -> Fingerprint {
+    Fingerprint {
+        text: dedup::fingerprint(text, params.shingle_chars),
+        stems: repeats::content_stems(text, language),
+    }
 }
 
 /// Topics, polarity, flags and priority of one text.

@@ -6,6 +6,7 @@
 //! idempotency checks see every earlier write in order. Reads use a separate pool of read-only
 //! connections and never wait for the writer.
 
+mod history;
 mod rows;
 mod surveys;
 mod writer;
@@ -27,6 +28,10 @@ use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
+use crate::signals::Fingerprint;
+use crate::signals::dedup::DedupParams;
+use crate::signals::repeats::HistoryParams;
+use history::SignalState;
 use writer::{WriteOp, WriteReply, WriteRequest};
 
 /// File name of the database inside the data directory.
@@ -41,6 +46,10 @@ pub struct StoreOptions {
     pub max_batch: usize,
     /// Read-only connections for queries.
     pub reader_connections: u32,
+    /// How near-duplicate texts are found.
+    pub dedup: DedupParams,
+    /// When a customer's items are repeats or a burst.
+    pub history: HistoryParams,
 }
 
 impl Default for StoreOptions {
@@ -49,6 +58,8 @@ impl Default for StoreOptions {
             write_queue_capacity: 4096,
             max_batch: 512,
             reader_connections: 4,
+            dedup: DedupParams::default(),
+            history: HistoryParams::default(),
         }
     }
 }
@@ -93,10 +104,13 @@ impl Store {
             .connect_with(base.read_only(true))
             .await?;
         let next_sequence = rows::max_sequence(&mut writer_connection).await? + 1;
+        let signals =
+            SignalState::load(&mut writer_connection, options.dedup, options.history).await?;
         let (writes, queue) = mpsc::channel(options.write_queue_capacity.max(1));
         let (committed_sender, committed) = watch::channel(next_sequence - 1);
         let task = tokio::spawn(writer::run(
             writer_connection,
+            signals,
             queue,
             next_sequence,
             options.max_batch.max(1),
@@ -112,9 +126,16 @@ impl Store {
 
     /// Stores a new feedback item unless one with the same external id exists, in which case the
     /// stored one is returned unchanged. Returns once the write is durably committed.
-    pub async fn insert_feedback(&self, feedback: Feedback) -> Result<Stored> {
+    ///
+    /// The writer judges the item against every stored one (repeats, duplicates, bursts) using
+    /// its `fingerprint`, adds the flags it finds, and returns the item as stored.
+    pub async fn insert_feedback(
+        &self,
+        feedback: Feedback,
+        fingerprint: Fingerprint,
+    ) -> Result<Stored> {
         match self
-            .write(WriteOp::InsertFeedback(Box::new(feedback)))
+            .write(WriteOp::InsertFeedback(Box::new((feedback, fingerprint))))
             .await?
         {
             WriteReply::Feedback {

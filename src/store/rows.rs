@@ -47,7 +47,7 @@ pub fn to_micros(time: DateTime<Utc>) -> i64 {
     time.timestamp_micros()
 }
 
-fn from_micros(micros: i64, column: &str) -> Result<DateTime<Utc>> {
+pub(super) fn from_micros(micros: i64, column: &str) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_micros(micros)
         .ok_or_else(|| Error::Corrupt(format!("{column} out of range: {micros}")))
 }

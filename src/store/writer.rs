@@ -10,12 +10,14 @@ use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::history::SignalState;
 use super::rows;
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
+use crate::signals::Fingerprint;
 
 pub(super) enum WriteOp {
-    InsertFeedback(Box<Feedback>),
+    InsertFeedback(Box<(Feedback, Fingerprint)>),
     RecordSurvey(Box<SurveyResponse>),
     ResolveFeedback {
         id: String,
@@ -45,6 +47,7 @@ pub(super) struct WriteRequest {
 
 pub(super) async fn run(
     mut connection: SqliteConnection,
+    mut signals: SignalState,
     mut queue: mpsc::Receiver<WriteRequest>,
     mut next_sequence: i64,
     max_batch: usize,
@@ -70,7 +73,7 @@ pub(super) async fn run(
             continue;
         }
         let first_sequence = next_sequence;
-        match apply_batch(&mut connection, &batch, &mut next_sequence).await {
+        match apply_batch(&mut connection, &mut signals, &batch, &mut next_sequence).await {
             Ok(replies) => {
                 if next_sequence != first_sequence {
                     committed.send_replace(next_sequence - 1);
@@ -107,6 +110,7 @@ pub(super) async fn run(
 /// of the batch was committed; inner errors belong to single requests.
 async fn apply_batch(
     connection: &mut SqliteConnection,
+    signals: &mut SignalState,
     batch: &[WriteRequest],
     next_sequence: &mut i64,
 ) -> Result<Vec<Result<WriteReply>>> {
@@ -114,8 +118,16 @@ async fn apply_batch(
     let mut replies = Vec::with_capacity(batch.len());
     for request in batch {
         let reply = match &request.op {
-            WriteOp::InsertFeedback(feedback) => {
-                insert_feedback(&mut transaction, feedback, next_sequence).await
+            WriteOp::InsertFeedback(item) => {
+                let (feedback, fingerprint) = &**item;
+                insert_feedback(
+                    &mut transaction,
+                    signals,
+                    feedback,
+                    fingerprint,
+                    next_sequence,
+                )
+                .await
             }
             WriteOp::ResolveFeedback { id, resolution } => {
                 resolve_feedback(&mut transaction, id, resolution, next_sequence).await
@@ -134,7 +146,9 @@ async fn apply_batch(
 
 async fn insert_feedback(
     connection: &mut SqliteConnection,
+    signals: &mut SignalState,
     feedback: &Feedback,
+    fingerprint: &Fingerprint,
     next_sequence: &mut i64,
 ) -> Result<WriteReply> {
     let existing = sqlx::query(rows::SELECT_FEEDBACK_BY_EXTERNAL_ID)
@@ -147,6 +161,10 @@ async fn insert_feedback(
             already_existed: true,
         });
     }
+    let mut feedback = feedback.clone();
+    signals
+        .judge(connection, &mut feedback, fingerprint, next_sequence)
+        .await?;
     let attributes = to_json(&feedback.attributes)?;
     let sequence = *next_sequence;
     sqlx::query(rows::INSERT_FEEDBACK)
@@ -182,6 +200,7 @@ async fn insert_feedback(
         .execute(&mut *connection)
         .await?;
     *next_sequence += 1;
+    signals.record(connection, &feedback, fingerprint).await?;
     // A score sent with the text is a survey answer too, linked to it, in the same transaction.
     if let Some(score) = feedback.score {
         insert_survey(
@@ -199,7 +218,7 @@ async fn insert_feedback(
         .await?;
     }
     Ok(WriteReply::Feedback {
-        feedback: Box::new(feedback.clone()),
+        feedback: Box::new(feedback),
         already_existed: false,
     })
 }

@@ -1,0 +1,426 @@
+//! Near-duplicate detection (DESIGN.md §2, issue "Repeated and duplicate feedback"): an exact
+//! hash and a MinHash signature of a text's character shingles, and the in-memory LSH tables that
+//! find candidate near-duplicates among every stored text.
+//!
+//! Signatures are computed before the store's writer (no shared state needed); the writer owns the
+//! [`LshTables`], asks them for candidates, verifies each by the estimated Jaccard similarity of
+//! the stored signatures and only then inserts the new item. The tables are derived state, rebuilt
+//! from the stored signatures at start-up.
+//!
+//! MinHash, banding and the sorted-run table are written here because no maintained crate offers
+//! them with a stable on-disk signature and a memory budget of a few bytes per item per band.
+
+use rustc_hash::FxHashMap;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+use crate::text::analyzer::is_word_char;
+use crate::text::normalize::normalize;
+
+/// Hash functions per signature. Signatures are stored, so changing this needs a migration.
+pub const SIGNATURE_LEN: usize = 128;
+
+/// How near-duplicates are found; defaults chosen with `triage eval dedup` (docs/dedup.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DedupParams {
+    /// Characters per shingle.
+    pub shingle_chars: usize,
+    /// LSH bands × rows per band must not exceed [`SIGNATURE_LEN`].
+    pub bands: usize,
+    pub rows: usize,
+    /// Estimated Jaccard similarity at or above which a candidate is a near-duplicate.
+    pub threshold: f64,
+    /// Texts with fewer words are never near-duplicates: "Спасибо, всё отлично" from many
+    /// customers is no campaign.
+    pub min_words: usize,
+}
+
+impl Default for DedupParams {
+    fn default() -> Self {
+        DedupParams {
+            shingle_chars: 4,
+            bands: 20,
+            rows: 6,
+            threshold: 0.7,
+            min_words: 6,
+        }
+    }
+}
+
+/// What the writer needs to know about a text to find its near-duplicates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextFingerprint {
+    /// xxh3 of the normalized text with punctuation and spacing collapsed.
+    pub exact_hash: u64,
+    pub signature: Vec<u32>,
+    /// Words in the text; short texts are not compared.
+    pub words: usize,
+}
+
+/// The text duplicates are judged on: normalized, words kept, every run of anything else one space.
+fn shingle_text(text: &str) -> (String, usize) {
+    let normalized = normalize(text);
+    let mut out = String::with_capacity(normalized.len());
+    let mut words = 0;
+    let mut in_word = false;
+    for c in normalized.chars() {
+        if is_word_char(c) {
+            if !in_word {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                words += 1;
+                in_word = true;
+            }
+            out.push(c);
+        } else {
+            in_word = false;
+        }
+    }
+    (out, words)
+}
+
+/// The fixed multipliers and offsets of the hash family. They are part of the stored format.
+struct HashFamily {
+    multipliers: [u64; SIGNATURE_LEN],
+    offsets: [u64; SIGNATURE_LEN],
+}
+
+static FAMILY: std::sync::LazyLock<HashFamily> = std::sync::LazyLock::new(|| {
+    // splitmix64 from a fixed seed: reproducible across builds and machines.
+    let mut state: u64 = 0x7472_6961_6765_0001;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut family = HashFamily {
+        multipliers: [0; SIGNATURE_LEN],
+        offsets: [0; SIGNATURE_LEN],
+    };
+    for i in 0..SIGNATURE_LEN {
+        family.multipliers[i] = next() | 1;
+        family.offsets[i] = next();
+    }
+    family
+});
+
+/// The fingerprint of `text` with `shingle_chars`-character shingles.
+pub fn fingerprint(text: &str, shingle_chars: usize) -> TextFingerprint {
+    let (cleaned, words) = shingle_text(text);
+    let mut signature = vec![u32::MAX; SIGNATURE_LEN];
+    let boundaries: Vec<usize> = cleaned
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(cleaned.len()))
+        .collect();
+    let chars = boundaries.len() - 1;
+    let family = &*FAMILY;
+    let mut add = |shingle: &[u8]| {
+        let base = xxh3_64(shingle);
+        for ((slot, multiplier), offset) in signature
+            .iter_mut()
+            .zip(&family.multipliers)
+            .zip(&family.offsets)
+        {
+            // Multiply-shift hashing: a fresh hash per slot from one xxh3 per shingle.
+            let value = (multiplier.wrapping_mul(base).wrapping_add(*offset) >> 32) as u32;
+            *slot = (*slot).min(value);
+        }
+    };
+    if chars <= shingle_chars {
+        add(cleaned.as_bytes());
+    } else {
+        for start in 0..=chars - shingle_chars {
+            add(&cleaned.as_bytes()[boundaries[start]..boundaries[start + shingle_chars]]);
+        }
+    }
+    TextFingerprint {
+        exact_hash: xxh3_64(cleaned.as_bytes()),
+        signature,
+        words,
+    }
+}
+
+/// Share of equal slots: an unbiased estimate of the Jaccard similarity of the shingle sets.
+pub fn estimated_similarity(a: &[u32], b: &[u32]) -> f64 {
+    if a.is_empty() || a.len() != b.len() {
+        return 0.0;
+    }
+    let equal = a.iter().zip(b).filter(|(x, y)| x == y).count();
+    equal as f64 / a.len() as f64
+}
+
+/// The exact Jaccard similarity of two texts' shingle sets (for evaluation).
+pub fn exact_similarity(a: &str, b: &str, shingle_chars: usize) -> f64 {
+    let shingles = |text: &str| {
+        let (cleaned, _) = shingle_text(text);
+        let chars: Vec<char> = cleaned.chars().collect();
+        let mut set = rustc_hash::FxHashSet::default();
+        if chars.len() <= shingle_chars {
+            set.insert(xxh3_64(cleaned.as_bytes()));
+        } else {
+            for window in chars.windows(shingle_chars) {
+                set.insert(xxh3_64(window.iter().collect::<String>().as_bytes()));
+            }
+        }
+        set
+    };
+    let (a, b) = (shingles(a), shingles(b));
+    let shared = a.intersection(&b).count();
+    let union = a.len() + b.len() - shared;
+    if union == 0 {
+        0.0
+    } else {
+        shared as f64 / union as f64
+    }
+}
+
+pub fn signature_to_bytes(signature: &[u32]) -> Vec<u8> {
+    signature.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+pub fn signature_from_bytes(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// The most items taken from one bucket: a campaign of thousands of identical texts must not
+/// make every new member compare against all of them; the newest few suffice to find the cluster.
+const MAX_PER_BUCKET: usize = 32;
+
+/// LSH tables: for each band of a signature, which items share it.
+///
+/// Entries are `band key << 32 | item` in one sorted vector (8 bytes per item per band, no
+/// per-bucket allocation), plus a small hash map of recent entries that is merged into the
+/// sorted vector once it grows past a fraction of it. A directory of the sorted vector by the
+/// top bits of the key (about 16 entries per slot) turns a lookup into one or two cache misses
+/// instead of a binary search over hundreds of megabytes.
+pub struct LshTables {
+    bands: usize,
+    rows: usize,
+    sorted: Vec<u64>,
+    /// `directory[p]` is the first index of `sorted` whose key's top bits are ≥ `p`.
+    directory: Vec<u32>,
+    directory_bits: u32,
+    recent: FxHashMap<u32, Vec<u32>>,
+    recent_entries: usize,
+}
+
+impl LshTables {
+    pub fn new(params: &DedupParams) -> LshTables {
+        assert!(
+            params.bands * params.rows <= SIGNATURE_LEN && params.bands > 0 && params.rows > 0,
+            "bands × rows must fit in the signature"
+        );
+        LshTables {
+            bands: params.bands,
+            rows: params.rows,
+            sorted: Vec::new(),
+            directory: vec![0, 0],
+            directory_bits: 0,
+            recent: FxHashMap::default(),
+            recent_entries: 0,
+        }
+    }
+
+    fn keys<'a>(&self, signature: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+        let bands = self.bands;
+        let rows = self.rows;
+        signature
+            .chunks_exact(rows)
+            .take(bands)
+            .enumerate()
+            .map(|(band, values)| {
+                let mut bytes = [0u8; SIGNATURE_LEN * 4];
+                for (slot, value) in bytes.chunks_exact_mut(4).zip(values) {
+                    slot.copy_from_slice(&value.to_le_bytes());
+                }
+                xxh3_64_with_seed(&bytes[..values.len() * 4], band as u64) as u32
+            })
+    }
+
+    pub fn insert(&mut self, item: u32, signature: &[u32]) {
+        let keys: Vec<u32> = self.keys(signature).collect();
+        for key in keys {
+            self.recent.entry(key).or_default().push(item);
+            self.recent_entries += 1;
+        }
+        if self.recent_entries >= (1 << 16).max(self.sorted.len() / 64) {
+            self.merge_recent();
+        }
+    }
+
+    /// Adds an item without keeping the table sorted (the start-up rebuild: one sort at the end
+    /// instead of many merges). Call [`LshTables::seal`] before the next lookup.
+    pub fn push_unsorted(&mut self, item: u32, signature: &[u32]) {
+        let keys: Vec<u32> = self.keys(signature).collect();
+        self.sorted.extend(
+            keys.into_iter()
+                .map(|key| (u64::from(key) << 32) | u64::from(item)),
+        );
+    }
+
+    /// Sorts what [`LshTables::push_unsorted`] added.
+    pub fn seal(&mut self) {
+        self.sorted.sort_unstable();
+        self.sorted.shrink_to_fit();
+        self.rebuild_directory();
+    }
+
+    fn slot(&self, key: u32) -> usize {
+        (u64::from(key) >> (32 - self.directory_bits)) as usize
+    }
+
+    fn rebuild_directory(&mut self) {
+        let wanted = (self.sorted.len() / 16).max(1);
+        self.directory_bits = wanted.next_power_of_two().trailing_zeros().min(24);
+        let slots = 1usize << self.directory_bits;
+        let mut directory = Vec::with_capacity(slots + 1);
+        let mut index = 0;
+        for slot in 0..slots {
+            while index < self.sorted.len() && self.slot((self.sorted[index] >> 32) as u32) < slot {
+                index += 1;
+            }
+            directory.push(index as u32);
+        }
+        directory.push(self.sorted.len() as u32);
+        self.directory = directory;
+    }
+
+    fn merge_recent(&mut self) {
+        let mut recent: Vec<u64> = self
+            .recent
+            .drain()
+            .flat_map(|(key, items)| {
+                items
+                    .into_iter()
+                    .map(move |item| (u64::from(key) << 32) | u64::from(item))
+            })
+            .collect();
+        recent.sort_unstable();
+        // Merge from the back into the grown vector, so no second copy of the table is needed.
+        let old_len = self.sorted.len();
+        self.sorted.reserve_exact(recent.len());
+        self.sorted.resize(old_len + recent.len(), 0);
+        let (mut i, mut j, mut out) = (old_len, recent.len(), old_len + recent.len());
+        while j > 0 {
+            out -= 1;
+            if i > 0 && self.sorted[i - 1] > recent[j - 1] {
+                self.sorted[out] = self.sorted[i - 1];
+                i -= 1;
+            } else {
+                self.sorted[out] = recent[j - 1];
+                j -= 1;
+            }
+        }
+        self.recent_entries = 0;
+        self.rebuild_directory();
+    }
+
+    /// Items sharing at least one band with `signature`, most shared bands first.
+    pub fn candidates(&self, signature: &[u32]) -> Vec<u32> {
+        let mut counts: FxHashMap<u32, u32> = FxHashMap::default();
+        for key in self.keys(signature) {
+            let slot = self.slot(key);
+            let region =
+                &self.sorted[self.directory[slot] as usize..self.directory[slot + 1] as usize];
+            let low = u64::from(key) << 32;
+            let start = region.partition_point(|&entry| entry < low);
+            let end = region[start..].partition_point(|&entry| entry >> 32 == u64::from(key));
+            let bucket = &region[start..start + end];
+            let newest_sorted = bucket[bucket.len().saturating_sub(MAX_PER_BUCKET)..]
+                .iter()
+                .map(|&entry| entry as u32);
+            let recent = self.recent.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+            let newest_recent = recent[recent.len().saturating_sub(MAX_PER_BUCKET)..]
+                .iter()
+                .copied();
+            for item in newest_sorted.chain(newest_recent) {
+                *counts.entry(item).or_default() += 1;
+            }
+        }
+        let mut found: Vec<(u32, u32)> = counts.into_iter().collect();
+        found.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        found.into_iter().map(|(item, _)| item).collect()
+    }
+
+    /// Heap bytes held by the tables.
+    pub fn memory_bytes(&self) -> usize {
+        let recent: usize = self
+            .recent
+            .values()
+            .map(|items| items.capacity() * 4 + 24 + 8)
+            .sum();
+        self.sorted.capacity() * 8 + self.directory.capacity() * 4 + recent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "Заказ привезли на три дня позже обещанного, курьер не отвечал на звонки, \
+                        а поддержка только извинялась и ничего не сделала.";
+
+    #[test]
+    fn identical_texts_up_to_case_and_punctuation_share_everything() {
+        let a = fingerprint(TEXT, 4);
+        let b = fingerprint(&TEXT.to_uppercase().replace(',', " ,  "), 4);
+        assert_eq!(a.exact_hash, b.exact_hash);
+        assert_eq!(estimated_similarity(&a.signature, &b.signature), 1.0);
+        assert_eq!(a.words, 20);
+    }
+
+    #[test]
+    fn the_estimate_tracks_the_exact_similarity() {
+        let edited = TEXT.replace("три дня", "неделю").replace("только", "лишь");
+        let exact = exact_similarity(TEXT, &edited, 4);
+        let estimate = estimated_similarity(
+            &fingerprint(TEXT, 4).signature,
+            &fingerprint(&edited, 4).signature,
+        );
+        assert!(exact > 0.6 && exact < 0.95, "{exact}");
+        assert!((estimate - exact).abs() < 0.15, "{estimate} vs {exact}");
+        let unrelated = "Приложение вылетает при оплате картой, деньги списываются дважды.";
+        let far = estimated_similarity(
+            &fingerprint(TEXT, 4).signature,
+            &fingerprint(unrelated, 4).signature,
+        );
+        assert!(far < 0.2, "{far}");
+    }
+
+    #[test]
+    fn lsh_finds_near_duplicates_before_and_after_merging() {
+        let params = DedupParams::default();
+        let mut tables = LshTables::new(&params);
+        let original = fingerprint(TEXT, 4).signature;
+        tables.push_unsorted(1, &original);
+        tables.seal();
+        tables.insert(
+            2,
+            &fingerprint("Совсем другой текст про оплату и возврат денег", 4).signature,
+        );
+        let edited = fingerprint(&TEXT.replace("три дня", "неделю"), 4).signature;
+        assert_eq!(tables.candidates(&edited).first(), Some(&1));
+        tables.insert(3, &edited);
+        tables.merge_recent();
+        let found = tables.candidates(&edited);
+        assert_eq!(found[0], 3, "the identical signature shares every band");
+        assert!(found.contains(&1));
+        assert!(!found.contains(&2));
+        assert!(tables.sorted.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn signatures_survive_storage() {
+        let signature = fingerprint(TEXT, 4).signature;
+        assert_eq!(
+            signature_from_bytes(&signature_to_bytes(&signature)),
+            signature
+        );
+    }
+}
