@@ -133,12 +133,35 @@ impl SignalsConfig {
                 )));
             }
         }
-        if self.burst_window_minutes == 0 || self.repeat_window_days == 0 {
+        if self.burst_window_minutes == 0 || self.repeat_window_days == 0 || self.burst_items == 0 {
             return Err(Error::Config(
-                "[signals] repeat_window_days and burst_window_minutes must be positive".into(),
+                "[signals] repeat_window_days, burst_items and burst_window_minutes must be positive"
+                    .into(),
             ));
         }
         Ok(())
+    }
+}
+
+/// `[review]`: the review queues.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// How long a claim lasts when the reviewer asks for no particular lease.
+    pub lease_minutes: u32,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            lease_minutes: crate::review::DEFAULT_LEASE.num_minutes() as u32,
+        }
+    }
+}
+
+impl ReviewConfig {
+    pub fn lease(&self) -> TimeDelta {
+        TimeDelta::minutes(i64::from(self.lease_minutes))
     }
 }
 
@@ -152,6 +175,7 @@ pub struct FileConfig {
     pub limits: Limits,
     pub auth: AuthConfig,
     pub signals: SignalsConfig,
+    pub review: ReviewConfig,
 }
 
 impl FileConfig {
@@ -171,6 +195,7 @@ pub struct Settings {
     pub limits: Limits,
     pub auth: AuthConfig,
     pub signals: SignalsConfig,
+    pub review: ReviewConfig,
 }
 
 impl Settings {
@@ -180,6 +205,11 @@ impl Settings {
             None => FileConfig::default(),
         };
         file.signals.check()?;
+        if file.review.lease_minutes == 0 || file.review.lease_minutes > 24 * 60 {
+            return Err(Error::Config(
+                "[review] lease_minutes must be between 1 and 1440".into(),
+            ));
+        }
         let mut limits = file.limits;
         if let Some(max) = args.max_text_chars {
             limits.max_text_chars = max;
@@ -199,6 +229,7 @@ impl Settings {
             limits,
             auth: file.auth,
             signals: file.signals,
+            review: file.review,
         })
     }
 

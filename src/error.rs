@@ -29,6 +29,9 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A concurrent change won: the client's etag is stale.
+    #[error("{0}")]
+    Aborted(String),
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
@@ -84,6 +87,7 @@ impl From<Error> for tonic::Status {
             }
             Error::NotFound(message) => tonic::Status::not_found(message),
             Error::FailedPrecondition(message) => tonic::Status::failed_precondition(message),
+            Error::Aborted(message) => tonic::Status::aborted(message),
             Error::Unauthenticated(message) => tonic::Status::unauthenticated(message),
             Error::PermissionDenied(message) => tonic::Status::permission_denied(message),
             Error::ShuttingDown => tonic::Status::unavailable("the server is shutting down"),

@@ -13,6 +13,7 @@
 //! - [`text`]: normalization, language identification, analyzers, lexicon matching.
 //! - [`signals`]: topics, polarity, suspicion flags and priority from per-language lexicons.
 //! - [`index`]: the tantivy index, its indexer task, search and more-like-this.
+//! - [`review`]: the review queues' state machine (claim, lease, decide, reopen, audit).
 //! - [`satisfaction`]: NPS / CSAT / CES math, churn risk, report buckets and grouping.
 //! - [`store`]: the SQLite system of record, its writer task and migrations.
 //! - [`auth`]: bearer tokens, roles, the auth layer.
@@ -33,6 +34,7 @@ pub mod eval;
 pub mod index;
 pub mod ingest;
 pub mod model;
+pub mod review;
 pub mod satisfaction;
 pub mod server;
 pub mod signals;

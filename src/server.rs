@@ -5,12 +5,16 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::api::feedback::FeedbackApi;
+use crate::api::review::{ReviewApi, stopped};
 use crate::api::satisfaction::SatisfactionApi;
 use crate::api::search::SearchApi;
 use crate::auth::{AuthLayer, TokenTable};
@@ -19,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::ingest::Ingestor;
 use crate::pb;
 use crate::pb::feedback_service_server::FeedbackServiceServer;
+use crate::pb::review_service_server::ReviewServiceServer;
 use crate::pb::satisfaction_service_server::SatisfactionServiceServer;
 use crate::pb::search_service_server::SearchServiceServer;
 use crate::signals::lexicons::Lexicons;
@@ -82,7 +87,10 @@ pub async fn serve(
     health
         .set_serving::<SatisfactionServiceServer<SatisfactionApi>>()
         .await;
+    health.set_serving::<ReviewServiceServer<ReviewApi>>().await;
     health.set_service_status("", ServingStatus::Serving).await;
+    let (shutting_down, shutdown_seen) = watch::channel(false);
+    let sweeper = tokio::spawn(sweep_expired_leases(store.clone(), shutdown_seen.clone()));
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -95,6 +103,7 @@ pub async fn serve(
         async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
+            shutting_down.send_replace(true);
             health
                 .set_not_serving::<FeedbackServiceServer<FeedbackApi>>()
                 .await;
@@ -103,6 +112,9 @@ pub async fn serve(
                 .await;
             health
                 .set_not_serving::<SatisfactionServiceServer<SatisfactionApi>>()
+                .await;
+            health
+                .set_not_serving::<ReviewServiceServer<ReviewApi>>()
                 .await;
             health
                 .set_service_status("", ServingStatus::NotServing)
@@ -126,6 +138,11 @@ pub async fn serve(
             store.clone(),
             settings.limits.clone(),
         )))
+        .add_service(ReviewServiceServer::new(ReviewApi::new(
+            store.clone(),
+            settings.review.lease(),
+            shutdown_seen,
+        )))
         .serve_with_incoming_shutdown(
             // Without TCP_NODELAY small unary replies wait for the peer's delayed ACK (~40 ms).
             TcpIncoming::from(listener).with_nodelay(Some(true)),
@@ -133,12 +150,31 @@ pub async fn serve(
         )
         .await;
     // Derived state first: the indexer commits what it has, then the store closes.
+    let _ = sweeper.await;
     indexer.stop().await;
     let closed = store.close().await;
     served.map_err(|e| Error::Config(format!("transport: {e}")))?;
     closed?;
     tracing::info!("store closed");
     Ok(())
+}
+
+/// Returns claims whose lease ended to their queue, every second, until shutdown.
+async fn sweep_expired_leases(store: Store, mut shutting_down: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped(&mut shutting_down) => return,
+        }
+        match store.expire_leases().await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "expired review claims returned to their queue"),
+            Err(Error::ShuttingDown) => return,
+            Err(error) => tracing::warn!(%error, "returning expired review claims"),
+        }
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -259,7 +259,45 @@ pub fn flag_kind_to_proto(kind: FlagKind) -> pb::FlagKind {
     }
 }
 
-fn flag_to_proto(flag: Flag) -> pb::Flag {
+/// Converts a repeated enum field, reporting each unknown number as a violation of `field[i]`.
+pub fn convert_list<T>(
+    values: &[i32],
+    field: &str,
+    what: &str,
+    violations: &mut Vec<FieldViolation>,
+    convert: impl Fn(i32) -> Option<T>,
+) -> Vec<T> {
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, value)| {
+            let converted = convert(*value);
+            if converted.is_none() {
+                violations.push(FieldViolation::new(
+                    format!("{field}[{i}]"),
+                    format!("{value} is not a {what}"),
+                ));
+            }
+            converted
+        })
+        .collect()
+}
+
+pub fn flag_kind_from_proto(value: i32) -> Option<FlagKind> {
+    Some(match pb::FlagKind::try_from(value).ok()? {
+        pb::FlagKind::Unspecified => return None,
+        pb::FlagKind::RepeatComplaint => FlagKind::RepeatComplaint,
+        pb::FlagKind::DuplicateText => FlagKind::DuplicateText,
+        pb::FlagKind::Burst => FlagKind::Burst,
+        pb::FlagKind::Extortion => FlagKind::Extortion,
+        pb::FlagKind::PersonalAttack => FlagKind::PersonalAttack,
+        pb::FlagKind::AbusiveLanguage => FlagKind::AbusiveLanguage,
+        pb::FlagKind::ScoreMismatch => FlagKind::ScoreMismatch,
+        pb::FlagKind::Spam => FlagKind::Spam,
+    })
+}
+
+pub fn flag_to_proto(flag: Flag) -> pb::Flag {
     pb::Flag {
         kind: flag_kind_to_proto(flag.kind) as i32,
         confidence: flag.confidence,

@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod feedback;
+pub mod review;
 pub mod satisfaction;
 pub mod search;
 

@@ -158,10 +158,7 @@ fn report_request(request: pb::GetSatisfactionReportRequest) -> Result<ReportReq
     let filter = request.filter.unwrap_or_default();
     let mut flag_kinds = Vec::new();
     for (i, kind) in filter.flag_kinds.iter().enumerate() {
-        match pb::FlagKind::try_from(*kind)
-            .ok()
-            .and_then(flag_kind_from_proto)
-        {
+        match convert::flag_kind_from_proto(*kind) {
             Some(kind) => flag_kinds.push(kind),
             None => violations.push(FieldViolation::new(
                 format!("filter.flag_kinds[{i}]"),
@@ -184,12 +181,6 @@ fn report_request(request: pb::GetSatisfactionReportRequest) -> Result<ReportReq
         }),
         _ => Err(Error::InvalidArgument(violations)),
     }
-}
-
-fn flag_kind_from_proto(kind: pb::FlagKind) -> Option<FlagKind> {
-    FlagKind::ALL
-        .into_iter()
-        .find(|k| convert::flag_kind_to_proto(*k) == kind)
 }
 
 /// The report's group key as clients see it: flag kinds by their enum name.

@@ -10,7 +10,6 @@ use crate::index::SearchIndex;
 use crate::index::search::{
     self, FacetKind, SearchFilter, SearchOrder, SearchRequest, SimilarSource,
 };
-use crate::model::FlagKind;
 use crate::pb;
 use crate::store::Store;
 use crate::text::language::LanguageDetector;
@@ -24,44 +23,6 @@ impl SearchApi {
     pub fn new(index: Arc<SearchIndex>, store: Store) -> SearchApi {
         SearchApi { index, store }
     }
-}
-
-fn flag_kind_from_proto(value: i32) -> Option<FlagKind> {
-    Some(match pb::FlagKind::try_from(value).ok()? {
-        pb::FlagKind::Unspecified => return None,
-        pb::FlagKind::RepeatComplaint => FlagKind::RepeatComplaint,
-        pb::FlagKind::DuplicateText => FlagKind::DuplicateText,
-        pb::FlagKind::Burst => FlagKind::Burst,
-        pb::FlagKind::Extortion => FlagKind::Extortion,
-        pb::FlagKind::PersonalAttack => FlagKind::PersonalAttack,
-        pb::FlagKind::AbusiveLanguage => FlagKind::AbusiveLanguage,
-        pb::FlagKind::ScoreMismatch => FlagKind::ScoreMismatch,
-        pb::FlagKind::Spam => FlagKind::Spam,
-    })
-}
-
-/// Converts each element, collecting a violation naming `field[i]` for every bad one.
-fn convert_list<T>(
-    values: &[i32],
-    field: &str,
-    what: &str,
-    violations: &mut Vec<FieldViolation>,
-    convert: impl Fn(i32) -> Option<T>,
-) -> Vec<T> {
-    values
-        .iter()
-        .enumerate()
-        .filter_map(|(i, value)| {
-            let converted = convert(*value);
-            if converted.is_none() {
-                violations.push(FieldViolation::new(
-                    format!("{field}[{i}]"),
-                    format!("{value} is not a {what}"),
-                ));
-            }
-            converted
-        })
-        .collect()
 }
 
 fn filter_from_proto(
@@ -83,21 +44,21 @@ fn filter_from_proto(
     let created_after = timestamp(&filter.created_after, "filter.created_after");
     let created_before = timestamp(&filter.created_before, "filter.created_before");
     SearchFilter {
-        kinds: convert_list(
+        kinds: convert::convert_list(
             &filter.kinds,
             "filter.kinds",
             "FeedbackKind",
             violations,
             convert::feedback_kind_from_proto,
         ),
-        flag_kinds: convert_list(
+        flag_kinds: convert::convert_list(
             &filter.flag_kinds,
             "filter.flag_kinds",
             "FlagKind",
             violations,
-            flag_kind_from_proto,
+            convert::flag_kind_from_proto,
         ),
-        priorities: convert_list(
+        priorities: convert::convert_list(
             &filter.priorities,
             "filter.priorities",
             "Priority",

@@ -7,10 +7,12 @@
 //! connections and never wait for the writer.
 
 mod history;
+mod review;
 mod rows;
 mod surveys;
 mod writer;
 
+pub use review::{DecisionCounts, QueueFacts, ReviewCursor, ReviewFilter};
 pub use surveys::{FeedbackCount, FeedbackFacts, ProfileFacts, ResponseFacts, ScoreCount};
 
 use std::collections::HashMap;
@@ -18,21 +20,27 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Row};
-use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
+use crate::review::{Queue, ReviewCommand, ReviewEvent, ReviewItem};
 use crate::signals::Fingerprint;
 use crate::signals::dedup::DedupParams;
 use crate::signals::repeats::HistoryParams;
 use history::SignalState;
-use writer::{WriteOp, WriteReply, WriteRequest};
+use writer::{WriteOp, WriteReply, WriteRequest, WriterState};
+
+/// Review changes kept for watchers that are momentarily behind; one further behind is told it
+/// lagged and catches up from the store.
+const REVIEW_CHANGE_BUFFER: usize = 1024;
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "triage.db";
@@ -79,6 +87,7 @@ pub struct Store {
     writes: mpsc::Sender<WriteRequest>,
     writer_task: Arc<Mutex<Option<JoinHandle<()>>>>,
     committed: watch::Receiver<i64>,
+    review_changes: broadcast::Sender<Arc<ReviewItem>>,
 }
 
 impl Store {
@@ -107,20 +116,29 @@ impl Store {
         let signals =
             SignalState::load(&mut writer_connection, options.dedup, options.history).await?;
         let (writes, queue) = mpsc::channel(options.write_queue_capacity.max(1));
+        let next_review_sequence = review::max_sequence(&mut writer_connection).await? + 1;
         let (committed_sender, committed) = watch::channel(next_sequence - 1);
+        let (review_changes, _) = broadcast::channel(REVIEW_CHANGE_BUFFER);
+        let state = WriterState {
+            signals,
+            next_sequence,
+            next_review_sequence,
+            changed_reviews: Vec::new(),
+        };
         let task = tokio::spawn(writer::run(
             writer_connection,
-            signals,
+            state,
             queue,
-            next_sequence,
             options.max_batch.max(1),
             committed_sender,
+            review_changes.clone(),
         ));
         Ok(Store {
             readers,
             writes,
             writer_task: Arc::new(Mutex::new(Some(task))),
             committed,
+            review_changes,
         })
     }
 
@@ -145,7 +163,7 @@ impl Store {
                 feedback: *feedback,
                 already_existed,
             }),
-            WriteReply::Closed | WriteReply::Survey { .. } => Err(Error::ShuttingDown),
+            _ => Err(Error::ShuttingDown),
         }
     }
 
@@ -160,7 +178,7 @@ impl Store {
                 response,
                 already_existed,
             } => Ok((*response, already_existed)),
-            WriteReply::Closed | WriteReply::Feedback { .. } => Err(Error::ShuttingDown),
+            _ => Err(Error::ShuttingDown),
         }
     }
 
@@ -172,8 +190,78 @@ impl Store {
         };
         match self.write(op).await? {
             WriteReply::Feedback { feedback, .. } => Ok(*feedback),
-            WriteReply::Closed | WriteReply::Survey { .. } => Err(Error::ShuttingDown),
+            _ => Err(Error::ShuttingDown),
         }
+    }
+
+    /// Applies a reviewer's command to a review item, with its audit events, in one transaction.
+    pub async fn change_review_item(
+        &self,
+        id: &str,
+        command: ReviewCommand,
+        actor: &str,
+        is_admin: bool,
+    ) -> Result<ReviewItem> {
+        let op = WriteOp::Review {
+            id: id.to_string(),
+            command,
+            actor: actor.to_string(),
+            is_admin,
+            now: Utc::now(),
+        };
+        match self.write(op).await? {
+            WriteReply::Review(item) => Ok(*item),
+            _ => Err(Error::ShuttingDown),
+        }
+    }
+
+    /// Returns claims whose lease has ended to OPEN; how many there were.
+    pub async fn expire_leases(&self) -> Result<usize> {
+        match self
+            .write(WriteOp::ExpireLeases { now: Utc::now() })
+            .await?
+        {
+            WriteReply::Expired(count) => Ok(count),
+            _ => Err(Error::ShuttingDown),
+        }
+    }
+
+    pub async fn review_item(&self, id: &str) -> Result<Option<ReviewItem>> {
+        review::get(&self.readers, id).await
+    }
+
+    /// One page of review items in work order (highest priority first, then oldest).
+    pub async fn list_review_items(
+        &self,
+        filter: &ReviewFilter,
+        after: Option<&ReviewCursor>,
+        limit: usize,
+    ) -> Result<Vec<ReviewItem>> {
+        review::list(&self.readers, filter, after, limit).await
+    }
+
+    /// The audit trail of a review item, oldest first.
+    pub async fn review_events(&self, id: &str) -> Result<Vec<ReviewEvent>> {
+        review::events(&self.readers, id).await
+    }
+
+    /// Review items changed after review sequence number `after`, in order of change.
+    pub async fn review_changes_since(
+        &self,
+        queue: Option<Queue>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<ReviewItem>> {
+        review::changes_since(&self.readers, queue, after, limit).await
+    }
+
+    /// Every review change as it commits.
+    pub fn subscribe_review_changes(&self) -> broadcast::Receiver<Arc<ReviewItem>> {
+        self.review_changes.subscribe()
+    }
+
+    pub async fn queue_facts(&self, queue: Queue) -> Result<QueueFacts> {
+        review::queue_facts(&self.readers, queue).await
     }
 
     pub async fn get_feedback(&self, id: &str) -> Result<Option<Feedback>> {

@@ -6,15 +6,22 @@
 //! database itself rolls the whole batch back and fails every request in it, so nothing is ever
 //! acknowledged that was not committed.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::history::SignalState;
-use super::rows;
+use super::{review as review_rows, rows};
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
+use crate::review::{self, ReviewCommand, ReviewItem};
 use crate::signals::Fingerprint;
+
+/// The most expired claims returned to their queue in one write.
+const MAX_EXPIRED_PER_WRITE: i64 = 500;
 
 pub(super) enum WriteOp {
     InsertFeedback(Box<(Feedback, Fingerprint)>),
@@ -22,6 +29,18 @@ pub(super) enum WriteOp {
     ResolveFeedback {
         id: String,
         resolution: Resolution,
+    },
+    /// A reviewer's change to a review item.
+    Review {
+        id: String,
+        command: ReviewCommand,
+        actor: String,
+        is_admin: bool,
+        now: DateTime<Utc>,
+    },
+    /// Returns claims whose lease ended by `now` to OPEN.
+    ExpireLeases {
+        now: DateTime<Utc>,
     },
     /// Stop after everything queued before this request has been committed.
     Close,
@@ -36,6 +55,9 @@ pub(super) enum WriteReply {
         response: Box<SurveyResponse>,
         already_existed: bool,
     },
+    Review(Box<ReviewItem>),
+    /// How many claims [`WriteOp::ExpireLeases`] returned to OPEN.
+    Expired(usize),
     /// Answer to [`WriteOp::Close`]: everything before it is committed and the writer has stopped.
     Closed,
 }
@@ -45,13 +67,32 @@ pub(super) struct WriteRequest {
     pub reply: oneshot::Sender<Result<WriteReply>>,
 }
 
+/// What the writer owns besides its connection.
+pub(super) struct WriterState {
+    pub signals: SignalState,
+    /// The next feedback change sequence number.
+    pub next_sequence: i64,
+    /// The next review change sequence number.
+    pub next_review_sequence: i64,
+    /// Review items changed by the batch in progress, published once it commits.
+    pub changed_reviews: Vec<ReviewItem>,
+}
+
+impl WriterState {
+    fn take_review_sequence(&mut self) -> i64 {
+        let sequence = self.next_review_sequence;
+        self.next_review_sequence += 1;
+        sequence
+    }
+}
+
 pub(super) async fn run(
     mut connection: SqliteConnection,
-    mut signals: SignalState,
+    mut state: WriterState,
     mut queue: mpsc::Receiver<WriteRequest>,
-    mut next_sequence: i64,
     max_batch: usize,
     committed: watch::Sender<i64>,
+    review_changes: broadcast::Sender<Arc<ReviewItem>>,
 ) {
     let mut close_reply = None;
     while close_reply.is_none() {
@@ -72,11 +113,16 @@ pub(super) async fn run(
         if batch.is_empty() {
             continue;
         }
-        let first_sequence = next_sequence;
-        match apply_batch(&mut connection, &mut signals, &batch, &mut next_sequence).await {
+        let first_sequence = state.next_sequence;
+        let first_review_sequence = state.next_review_sequence;
+        match apply_batch(&mut connection, &mut state, &batch).await {
             Ok(replies) => {
-                if next_sequence != first_sequence {
-                    committed.send_replace(next_sequence - 1);
+                if state.next_sequence != first_sequence {
+                    committed.send_replace(state.next_sequence - 1);
+                }
+                for item in state.changed_reviews.drain(..) {
+                    // Nobody watching is fine; a slow watcher lags on its own.
+                    let _ = review_changes.send(Arc::new(item));
                 }
                 for (request, reply) in batch.into_iter().zip(replies) {
                     let _ = request.reply.send(reply);
@@ -84,7 +130,9 @@ pub(super) async fn run(
             }
             Err(error) => {
                 tracing::error!(%error, size = batch.len(), "write batch rolled back");
-                next_sequence = first_sequence;
+                state.next_sequence = first_sequence;
+                state.next_review_sequence = first_review_sequence;
+                state.changed_reviews.clear();
                 for request in batch {
                     let _ = request.reply.send(Err(Error::Corrupt(format!(
                         "the write could not be committed: {error}"
@@ -110,9 +158,8 @@ pub(super) async fn run(
 /// of the batch was committed; inner errors belong to single requests.
 async fn apply_batch(
     connection: &mut SqliteConnection,
-    signals: &mut SignalState,
+    state: &mut WriterState,
     batch: &[WriteRequest],
-    next_sequence: &mut i64,
 ) -> Result<Vec<Result<WriteReply>>> {
     let mut transaction = connection.begin().await?;
     let mut replies = Vec::with_capacity(batch.len());
@@ -120,19 +167,23 @@ async fn apply_batch(
         let reply = match &request.op {
             WriteOp::InsertFeedback(item) => {
                 let (feedback, fingerprint) = &**item;
-                insert_feedback(
-                    &mut transaction,
-                    signals,
-                    feedback,
-                    fingerprint,
-                    next_sequence,
-                )
-                .await
+                insert_feedback(&mut transaction, state, feedback, fingerprint).await
             }
             WriteOp::ResolveFeedback { id, resolution } => {
-                resolve_feedback(&mut transaction, id, resolution, next_sequence).await
+                resolve_feedback(&mut transaction, id, resolution, &mut state.next_sequence).await
             }
             WriteOp::RecordSurvey(response) => record_survey(&mut transaction, response).await,
+            WriteOp::Review {
+                id,
+                command,
+                actor,
+                is_admin,
+                now,
+            } => {
+                change_review_item(&mut transaction, state, id, command, actor, *is_admin, *now)
+                    .await
+            }
+            WriteOp::ExpireLeases { now } => expire_leases(&mut transaction, state, *now).await,
             WriteOp::Close => unreachable!("close requests never enter a batch"),
         };
         match reply {
@@ -146,10 +197,9 @@ async fn apply_batch(
 
 async fn insert_feedback(
     connection: &mut SqliteConnection,
-    signals: &mut SignalState,
+    state: &mut WriterState,
     feedback: &Feedback,
     fingerprint: &Fingerprint,
-    next_sequence: &mut i64,
 ) -> Result<WriteReply> {
     let existing = sqlx::query(rows::SELECT_FEEDBACK_BY_EXTERNAL_ID)
         .bind(&feedback.external_id)
@@ -162,11 +212,17 @@ async fn insert_feedback(
         });
     }
     let mut feedback = feedback.clone();
-    signals
-        .judge(connection, &mut feedback, fingerprint, next_sequence)
+    state
+        .signals
+        .judge(
+            connection,
+            &mut feedback,
+            fingerprint,
+            &mut state.next_sequence,
+        )
         .await?;
     let attributes = to_json(&feedback.attributes)?;
-    let sequence = *next_sequence;
+    let sequence = state.next_sequence;
     sqlx::query(rows::INSERT_FEEDBACK)
         .bind(&feedback.id)
         .bind(sequence)
@@ -199,8 +255,22 @@ async fn insert_feedback(
         .bind(&feedback.analysis.cluster_id)
         .execute(&mut *connection)
         .await?;
-    *next_sequence += 1;
-    signals.record(connection, &feedback, fingerprint).await?;
+    state.next_sequence += 1;
+    state
+        .signals
+        .record(connection, &feedback, fingerprint)
+        .await?;
+    // Flagged feedback enters its review queues in the same transaction.
+    for (mut item, event) in review::new_items(
+        &feedback.id,
+        &feedback.analysis.flags,
+        feedback.analysis.priority,
+        feedback.received_at,
+    ) {
+        item.sequence = state.take_review_sequence();
+        review_rows::insert_item(connection, &item, &event).await?;
+        state.changed_reviews.push(item);
+    }
     // A score sent with the text is a survey answer too, linked to it, in the same transaction.
     if let Some(score) = feedback.score {
         insert_survey(
@@ -276,6 +346,43 @@ async fn record_survey(
         response: Box::new(response),
         already_existed: false,
     })
+}
+
+async fn change_review_item(
+    connection: &mut SqliteConnection,
+    state: &mut WriterState,
+    id: &str,
+    command: &ReviewCommand,
+    actor: &str,
+    is_admin: bool,
+    now: DateTime<Utc>,
+) -> Result<WriteReply> {
+    let item = review_rows::load_item(connection, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no review item with id {id:?}")))?;
+    let mut transition = review::apply(&item, command, actor, is_admin, now)?;
+    transition.item.sequence = state.take_review_sequence();
+    review_rows::write_transition(connection, &transition).await?;
+    state.changed_reviews.push(transition.item.clone());
+    Ok(WriteReply::Review(Box::new(transition.item)))
+}
+
+async fn expire_leases(
+    connection: &mut SqliteConnection,
+    state: &mut WriterState,
+    now: DateTime<Utc>,
+) -> Result<WriteReply> {
+    let expired = review_rows::expired_claims(connection, now, MAX_EXPIRED_PER_WRITE).await?;
+    let mut count = 0;
+    for item in expired {
+        if let Some(mut transition) = review::expire(&item, now) {
+            transition.item.sequence = state.take_review_sequence();
+            review_rows::write_transition(connection, &transition).await?;
+            state.changed_reviews.push(transition.item);
+            count += 1;
+        }
+    }
+    Ok(WriteReply::Expired(count))
 }
 
 fn to_json(value: &impl serde::Serialize) -> Result<String> {
