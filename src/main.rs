@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 use indicatif::{ProgressBar, ProgressStyle};
 use triage::cli::import::{self, ImportArgs};
 use triage::cli::report::ReportArgs;
+use triage::cli::review::ReviewArgs;
 use triage::cli::search::SearchArgs;
 use triage::config::{ServeArgs, Settings};
 use triage::server;
@@ -35,6 +36,8 @@ enum Command {
     Import(ImportArgs),
     /// Search the knowledge base of a running server.
     Search(SearchArgs),
+    /// Work a review queue: list, claim, resolve, release, events.
+    Review(ReviewArgs),
     /// Print the NPS / CSAT / CES report of a period as a table or CSV.
     Report(ReportArgs),
     /// Rebuild the search index from the store (with the server stopped).
@@ -168,6 +171,10 @@ async fn main() -> anyhow::Result<ExitCode> {
         }
         Command::Search(args) => {
             print!("{}", triage::cli::search::run(&args).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Review(args) => {
+            print!("{}", triage::cli::review::run(&args).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Reindex { data_dir } => reindex(&data_dir).await.map(|()| ExitCode::SUCCESS),

@@ -642,3 +642,62 @@ async fn queues_filter_page_count_and_survive_a_restart() {
     assert_eq!(violated_fields(&missing_queue), ["queue"]);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_reviewer_works_the_queue_from_the_terminal() {
+    use triage::cli::ConnectionArgs;
+    use triage::cli::review::{DecisionArg, QueueArg, ReviewAction, ReviewArgs, run};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(settings(dir.path())).await;
+    flag_item(&server, "cli-1", "cust-cli", EXTORTION).await;
+    let as_reviewer = |action| ReviewArgs {
+        action,
+        connection: ConnectionArgs {
+            server: server.url(),
+            token: Some("reviewer9-secret".into()),
+        },
+    };
+    let listed = run(&as_reviewer(ReviewAction::List {
+        queue: QueueArg::Suspicious,
+        all: false,
+        limit: 10,
+    }))
+    .await
+    .unwrap();
+    assert!(
+        listed.contains("[extortion]") && listed.contains("OPEN"),
+        "{listed}"
+    );
+    let id = listed.split_whitespace().next().unwrap().to_string();
+    let claimed = run(&as_reviewer(ReviewAction::Claim {
+        id: id.clone(),
+        minutes: None,
+    }))
+    .await
+    .unwrap();
+    assert!(claimed.contains("claimed by reviewer9"), "{claimed}");
+    let refused = run(&as_reviewer(ReviewAction::Resolve {
+        id: id.clone(),
+        decision: DecisionArg::Escalated,
+        note: String::new(),
+        etag: None,
+    }))
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("note"), "{refused}");
+    let resolved = run(&as_reviewer(ReviewAction::Resolve {
+        id: id.clone(),
+        decision: DecisionArg::Escalated,
+        note: "to legal".into(),
+        etag: None,
+    }))
+    .await
+    .unwrap();
+    assert!(resolved.contains("ESCALATED"), "{resolved}");
+    let events = run(&as_reviewer(ReviewAction::Events { id }))
+        .await
+        .unwrap();
+    assert_eq!(events.lines().count(), 3, "{events}");
+    assert!(events.contains("CLAIMED → ESCALATED  to legal"), "{events}");
+    server.stop().await;
+}

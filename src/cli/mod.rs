@@ -1,8 +1,9 @@
-//! Client-side commands of the `triage` binary (`import`, `search`, `report`): they talk to a running
+//! Client-side commands of the `triage` binary (`import`, `search`, `report`, `review`): they talk to a running
 //! server over gRPC.
 
 pub mod import;
 pub mod report;
+pub mod review;
 pub mod search;
 
 use tonic::metadata::{Ascii, MetadataValue};
