@@ -1,80 +1,358 @@
 //! A seeded generator of synthetic feedback in ru / uk / sl, for benchmarks and evaluations.
 //!
-//! Texts are stitched from realistic complaint and review sentences to a length drawn from a
-//! log-normal distribution (median about 250 characters, clamped to 20..2,000), so the size mix
-//! resembles real feedback. The same seed always yields the same corpus.
+//! Texts are built from a small grammar per language (an opener, clauses of a subject, a
+//! predicate and a detail with numbers, products and places filled in, a closer) to a length drawn
+//! from a log-normal distribution (median about 250 characters, clamped to 20..2,000), so two
+//! texts rarely share more than a few phrases, as with real feedback. On top of that a few percent
+//! of items are planted on purpose: near-copies of campaign templates sent by many customers,
+//! repeats of a customer's earlier complaint, and suspicious sentences (threats, insults, ads).
+//! The same seed always yields the same corpus.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rustc_hash::FxHashMap;
 
 use crate::model::{FeedbackKind, NewFeedback, Score, ScoreKind};
 
-const RU: &[&str] = &[
-    "Заказ привезли на три дня позже обещанного срока.",
-    "Курьер не позвонил заранее и оставил посылку у двери.",
-    "Упаковка была порвана, товар пришёл с царапинами.",
-    "Деньги списали дважды, а возврат до сих пор не пришёл.",
-    "В приложении постоянно вылетает оплата картой.",
-    "Кассир была очень вежлива и быстро всё оформила.",
-    "Качество ткани ужасное, после первой стирки всё село.",
-    "Поддержка отвечала неделю и так ничего и не решила.",
-    "Цены выросли, а ассортимент стал заметно хуже.",
-    "Спасибо за быструю доставку, всё в идеальном состоянии.",
-    "Смс с кодом подтверждения так и не пришло.",
-    "Интернет пропадает каждый вечер уже вторую неделю.",
-    "Прошу вернуть деньги за бракованный товар.",
-    "Менеджер обещал перезвонить, но так и не перезвонил.",
-];
+/// The word material of one language.
+struct Grammar {
+    openers: &'static [&'static str],
+    subjects: &'static [&'static str],
+    predicates: &'static [&'static str],
+    details: &'static [&'static str],
+    closers: &'static [&'static str],
+    products: &'static [&'static str],
+    places: &'static [&'static str],
+    /// Copy-paste campaign texts.
+    campaigns: &'static [&'static str],
+    /// Sentences that make an item suspicious.
+    suspicious: &'static [&'static str],
+}
 
-const UK: &[&str] = &[
-    "Замовлення привезли на три дні пізніше обіцяного терміну.",
-    "Кур'єр не зателефонував заздалегідь і залишив посилку біля дверей.",
-    "Упаковка була розірвана, товар прийшов з подряпинами.",
-    "Гроші списали двічі, а повернення досі не надійшло.",
-    "У застосунку постійно вилітає оплата карткою.",
-    "Касирка була дуже ввічлива і швидко все оформила.",
-    "Якість тканини жахлива, після першого прання все сіло.",
-    "Підтримка відповідала тиждень і так нічого не вирішила.",
-    "Ціни зросли, а асортимент став помітно гіршим.",
-    "Дякую за швидку доставку, все в ідеальному стані.",
-    "Смс з кодом підтвердження так і не прийшло.",
-    "Інтернет зникає щовечора вже другий тиждень.",
-    "Прошу повернути гроші за бракований товар.",
-    "Менеджерка обіцяла передзвонити, але так і не передзвонила.",
-];
+const RU: Grammar = Grammar {
+    openers: &[
+        "Здравствуйте.",
+        "Добрый день!",
+        "Пишу уже не в первый раз.",
+        "Коротко о моём опыте.",
+        "Хочу оставить отзыв.",
+        "Доброго времени суток.",
+    ],
+    subjects: &[
+        "Курьер",
+        "Заказ №{n}",
+        "Доставка",
+        "Оператор поддержки",
+        "Приложение",
+        "Кассир в магазине на {c}",
+        "Посылка с {p}",
+        "Возврат денег",
+        "Менеджер",
+        "Сайт",
+        "Оплата картой",
+        "Товар",
+    ],
+    predicates: &[
+        "опоздал на {n} часа",
+        "не пришло вовремя",
+        "так и не перезвонил",
+        "пришёл с царапинами",
+        "списали дважды",
+        "ждём уже {n} дней",
+        "вылетает при оплате",
+        "был очень вежлив",
+        "ответил только через {n} дней",
+        "привезли не тот",
+        "не работает после обновления",
+        "оформили быстро и без проблем",
+        "задерживается без объяснений",
+        "оказался бракованным",
+        "обещали вернуть за {n} дней",
+    ],
+    details: &[
+        "хотя я заплатил {n}00 рублей",
+        "и никто не извинился",
+        "в пункте выдачи на {c}",
+        "вместе с {p}",
+        "уже второй раз за месяц",
+        "несмотря на мои звонки",
+        "хотя обещали доставку к {n}:00",
+        "спасибо за это",
+        "а чек так и не прислали",
+        "по номеру заказа {n}{n}{n}",
+    ],
+    closers: &[
+        "Прошу разобраться.",
+        "Спасибо.",
+        "Больше у вас не закажу.",
+        "Надеюсь на ответ.",
+        "В целом доволен.",
+        "Верните деньги, пожалуйста.",
+    ],
+    products: &[
+        "пылесосом",
+        "телефоном",
+        "курткой",
+        "кофеваркой",
+        "детскими игрушками",
+        "ноутбуком",
+        "кроссовками",
+        "чайником",
+        "книгами",
+        "кормом для кошки",
+    ],
+    places: &[
+        "Ленина",
+        "Садовой",
+        "Пушкинской",
+        "Гагарина",
+        "Мира",
+        "Советской",
+    ],
+    campaigns: &[
+        "Требую вернуть деньги за тур: отель оказался грязным, персонал хамил, а обещанного трансфера из аэропорта не было вовсе.",
+        "Ваш новый тариф это грабёж: абонентская плата выросла вдвое, а скорость интернета осталась прежней. Верните старые условия.",
+    ],
+    suspicious: &[
+        "Если не вернёте деньги, напишу во все соцсети, что вы продаёте брак.",
+        "Ваш кассир Ольга полная дура, уволить её немедленно.",
+        "Заработок от 5000 рублей в день без вложений! Пишите в телеграм @easy_money_bot",
+    ],
+};
 
-const SL: &[&str] = &[
-    "Naročilo je prispelo tri dni pozneje, kot je bilo obljubljeno.",
-    "Kurir ni poklical vnaprej in je paket pustil pred vrati.",
-    "Embalaža je bila raztrgana, izdelek je prišel opraskan.",
-    "Denar so mi trikrat bremenili, vračila pa še vedno ni.",
-    "V aplikaciji se plačilo s kartico nenehno sesuje.",
-    "Prodajalka je bila zelo prijazna in je vse hitro uredila.",
-    "Kakovost blaga je grozna, po prvem pranju se je vse skrčilo.",
-    "Podpora je odgovarjala en teden in ni ničesar rešila.",
-    "Cene so zrasle, izbira pa je opazno slabša.",
-    "Hvala za hitro dostavo, vse je v brezhibnem stanju.",
-    "SMS s potrditveno kodo ni nikoli prišel.",
-    "Internet vsak večer izgine že drugi teden.",
-    "Prosim za vračilo denarja za pokvarjen izdelek.",
-    "Upravitelj je obljubil, da me pokliče nazaj, pa me ni.",
-];
+const UK: Grammar = Grammar {
+    openers: &[
+        "Доброго дня.",
+        "Вітаю!",
+        "Пишу вже не вперше.",
+        "Коротко про мій досвід.",
+        "Хочу залишити відгук.",
+        "Добрий вечір.",
+    ],
+    subjects: &[
+        "Кур'єр",
+        "Замовлення №{n}",
+        "Доставка",
+        "Оператор підтримки",
+        "Застосунок",
+        "Касирка в магазині на {c}",
+        "Посилка з {p}",
+        "Повернення грошей",
+        "Менеджерка",
+        "Сайт",
+        "Оплата карткою",
+        "Товар",
+    ],
+    predicates: &[
+        "запізнився на {n} години",
+        "не прийшло вчасно",
+        "так і не передзвонила",
+        "прийшов з подряпинами",
+        "списали двічі",
+        "чекаємо вже {n} днів",
+        "вилітає під час оплати",
+        "був дуже ввічливий",
+        "відповів лише через {n} днів",
+        "привезли не той",
+        "не працює після оновлення",
+        "оформили швидко і без проблем",
+        "затримується без пояснень",
+        "виявився бракованим",
+        "обіцяли повернути за {n} днів",
+    ],
+    details: &[
+        "хоча я заплатив {n}00 гривень",
+        "і ніхто не вибачився",
+        "у пункті видачі на {c}",
+        "разом з {p}",
+        "вже вдруге за місяць",
+        "попри мої дзвінки",
+        "хоча обіцяли доставку до {n}:00",
+        "дякую за це",
+        "а чек так і не надіслали",
+        "за номером замовлення {n}{n}{n}",
+    ],
+    closers: &[
+        "Прошу розібратися.",
+        "Дякую.",
+        "Більше у вас не замовлятиму.",
+        "Сподіваюся на відповідь.",
+        "Загалом задоволений.",
+        "Поверніть гроші, будь ласка.",
+    ],
+    products: &[
+        "пилососом",
+        "телефоном",
+        "курткою",
+        "кавоваркою",
+        "дитячими іграшками",
+        "ноутбуком",
+        "кросівками",
+        "чайником",
+        "книжками",
+        "кормом для кота",
+    ],
+    places: &[
+        "Шевченка",
+        "Франка",
+        "Хрещатику",
+        "Сагайдачного",
+        "Миру",
+        "Соборній",
+    ],
+    campaigns: &[
+        "Вимагаю повернути гроші за тур: готель виявився брудним, персонал хамив, а обіцяного трансферу з аеропорту не було зовсім.",
+        "Ваш новий тариф це грабунок: абонплата зросла вдвічі, а швидкість інтернету лишилася та сама. Поверніть старі умови.",
+    ],
+    suspicious: &[
+        "Якщо не повернете гроші, напишу в усі соцмережі, що ви продаєте брак.",
+        "Ваша касирка Оксана повна дурепа, звільніть її негайно.",
+        "Заробіток від 2000 гривень на день без вкладень! Пишіть у телеграм @easy_money_bot",
+    ],
+};
 
-/// The sentence pool of a language (`ru`, `uk` or `sl`; anything else gets Russian).
-pub fn sentences(language: &str) -> &'static [&'static str] {
+const SL: Grammar = Grammar {
+    openers: &[
+        "Pozdravljeni.",
+        "Dober dan!",
+        "Ne pišem prvič.",
+        "Na kratko o moji izkušnji.",
+        "Želim pustiti mnenje.",
+        "Lep pozdrav.",
+    ],
+    subjects: &[
+        "Kurir",
+        "Naročilo št. {n}",
+        "Dostava",
+        "Operater podpore",
+        "Aplikacija",
+        "Prodajalka v trgovini na {c}",
+        "Paket s {p}",
+        "Vračilo denarja",
+        "Upravitelj",
+        "Spletna stran",
+        "Plačilo s kartico",
+        "Izdelek",
+    ],
+    predicates: &[
+        "je zamudil {n} ur",
+        "ni prišlo pravočasno",
+        "me ni poklical nazaj",
+        "je prišel opraskan",
+        "so bremenili dvakrat",
+        "čakamo že {n} dni",
+        "se sesuje pri plačilu",
+        "je bil zelo prijazen",
+        "je odgovoril šele po {n} dneh",
+        "so pripeljali napačnega",
+        "ne deluje po posodobitvi",
+        "so uredili hitro in brez težav",
+        "zamuja brez pojasnila",
+        "je bil pokvarjen",
+        "so obljubili vrniti v {n} dneh",
+    ],
+    details: &[
+        "čeprav sem plačal {n}0 evrov",
+        "in nihče se ni opravičil",
+        "na prevzemnem mestu na {c}",
+        "skupaj s {p}",
+        "že drugič ta mesec",
+        "kljub mojim klicem",
+        "čeprav so obljubili dostavo do {n}:00",
+        "hvala za to",
+        "račun pa mi niso poslali",
+        "po številki naročila {n}{n}{n}",
+    ],
+    closers: &[
+        "Prosim, uredite to.",
+        "Hvala.",
+        "Pri vas ne bom več naročil.",
+        "Upam na odgovor.",
+        "Na splošno sem zadovoljen.",
+        "Vrnite mi denar, prosim.",
+    ],
+    products: &[
+        "sesalnikom",
+        "telefonom",
+        "jakno",
+        "kavnim aparatom",
+        "otroškimi igračami",
+        "prenosnikom",
+        "superg",
+        "grelnikom vode",
+        "knjigami",
+        "hrano za mačke",
+    ],
+    places: &[
+        "Celovški",
+        "Dunajski",
+        "Slovenski",
+        "Trubarjevi",
+        "Prešernovi",
+        "Tržaški",
+    ],
+    campaigns: &[
+        "Zahtevam vračilo denarja za potovanje: hotel je bil umazan, osebje nesramno, obljubljenega prevoza z letališča pa sploh ni bilo.",
+        "Vaša nova tarifa je rop: naročnina se je podvojila, hitrost interneta pa je ostala enaka. Vrnite stare pogoje.",
+    ],
+    suspicious: &[
+        "Če mi ne vrnete denarja, bom na vseh družbenih omrežjih napisal, da prodajate zanič blago.",
+        "Vaša prodajalka Maja je navadna kreten, takoj jo odpustite.",
+        "Zaslužek 200 evrov na dan brez vložka! Pišite na telegram @easy_money_bot",
+    ],
+};
+
+fn grammar(language: &str) -> &'static Grammar {
     match language {
-        "uk" => UK,
-        "sl" => SL,
-        _ => RU,
+        "uk" => &UK,
+        "sl" => &SL,
+        _ => &RU,
     }
 }
 
+/// Every word the generator may use in a language (for evaluations that need vocabulary).
+pub fn vocabulary(language: &str) -> Vec<String> {
+    let g = grammar(language);
+    [
+        g.openers,
+        g.subjects,
+        g.predicates,
+        g.details,
+        g.closers,
+        g.products,
+        g.places,
+    ]
+    .iter()
+    .flat_map(|list| list.iter())
+    .flat_map(|phrase| phrase.split_whitespace())
+    .map(|w| {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase()
+    })
+    .filter(|w| !w.is_empty() && !w.contains('{'))
+    .collect()
+}
+
 const CHANNELS: &[&str] = &["email", "app", "web", "call-center", "store"];
+
+/// Share of items that copy a campaign template, repeat the customer's last complaint, or carry
+/// a suspicious sentence.
+const CAMPAIGN_SHARE: f64 = 0.02;
+const REPEAT_SHARE: f64 = 0.03;
+const SUSPICIOUS_SHARE: f64 = 0.02;
+/// Customers whose last complaint is remembered for repeats.
+const REMEMBERED_CUSTOMERS: usize = 10_000;
+/// Items are spread over the 300 days before this instant (2026-11-01T00:00:00Z), so customers'
+/// items are as far apart as in a real year of feedback, and no item lies in the future.
+const CORPUS_END_SECONDS: i64 = 1_793_491_200;
+const CORPUS_SPAN_SECONDS: i64 = 300 * 86_400;
 
 /// Deterministic feedback generator.
 pub struct CorpusGenerator {
     rng: StdRng,
     customers: u64,
+    /// The last text of recently seen customers, with its language.
+    last_text: FxHashMap<u64, (&'static str, String)>,
 }
 
 impl CorpusGenerator {
@@ -83,6 +361,7 @@ impl CorpusGenerator {
         CorpusGenerator {
             rng: StdRng::seed_from_u64(seed),
             customers: customers.max(1),
+            last_text: FxHashMap::default(),
         }
     }
 
@@ -96,26 +375,100 @@ impl CorpusGenerator {
         (length as usize).clamp(20, 2000)
     }
 
+    fn pick(&mut self, list: &'static [&'static str]) -> &'static str {
+        list[self.rng.random_range(0..list.len())]
+    }
+
+    fn fill(&mut self, template: &str, g: &'static Grammar) -> String {
+        let mut out = template.to_string();
+        while let Some(at) = out.find('{') {
+            let end = out[at..].find('}').map_or(out.len(), |e| at + e + 1);
+            let value = match &out[at..end] {
+                "{p}" => self.pick(g.products).to_string(),
+                "{c}" => self.pick(g.places).to_string(),
+                _ => self.rng.random_range(2..=48).to_string(),
+            };
+            out.replace_range(at..end, &value);
+        }
+        out
+    }
+
+    fn clause(&mut self, g: &'static Grammar) -> String {
+        let subject = self.pick(g.subjects);
+        let predicate = self.pick(g.predicates);
+        let mut sentence = format!("{subject} {predicate}");
+        if self.rng.random_bool(0.6) {
+            sentence.push_str(", ");
+            sentence.push_str(self.pick(g.details));
+        }
+        sentence.push('.');
+        self.fill(&sentence, g)
+    }
+
     /// A text in `language` (`ru`, `uk` or `sl`) of about the drawn length.
     pub fn text(&mut self, language: &str) -> String {
-        let sentences = sentences(language);
+        let g = grammar(language);
         let target = self.length();
-        let mut text = String::new();
-        while text.chars().count() < target {
-            if !text.is_empty() {
-                text.push(' ');
-            }
-            text.push_str(sentences[self.rng.random_range(0..sentences.len())]);
+        let mut parts: Vec<String> = Vec::new();
+        if target > 120 && self.rng.random_bool(0.4) {
+            parts.push(self.pick(g.openers).to_string());
         }
+        let mut length = 0;
+        while length < target {
+            let clause = self.clause(g);
+            length += clause.chars().count() + 1;
+            parts.push(clause);
+        }
+        if target > 120 && self.rng.random_bool(0.5) {
+            parts.push(self.pick(g.closers).to_string());
+        }
+        let text = parts.join(" ");
         if text.chars().count() > target + 40 {
-            text = text.chars().take(target.max(20)).collect();
+            text.chars().take(target.max(20)).collect()
+        } else {
+            text
         }
-        text
+    }
+
+    /// `text` with one word dropped or two neighbours swapped: a near-copy.
+    fn edited(&mut self, text: &str) -> String {
+        let mut words: Vec<&str> = text.split_whitespace().collect();
+        if words.len() > 5 {
+            let at = self.rng.random_range(1..words.len() - 1);
+            if self.rng.random_bool(0.5) {
+                words.remove(at);
+            } else {
+                words.swap(at, at + 1);
+            }
+        }
+        words.join(" ")
     }
 
     /// The `index`-th item of the corpus; `index` makes the external id unique.
     pub fn feedback(&mut self, index: u64) -> NewFeedback {
-        let language = ["ru", "uk", "sl"][self.rng.random_range(0..3)];
+        let customer = self.rng.random_range(0..self.customers);
+        let mut language = ["ru", "uk", "sl"][self.rng.random_range(0..3)];
+        let roll: f64 = self.rng.random();
+        let text = if roll < CAMPAIGN_SHARE {
+            let campaign = self.pick(grammar(language).campaigns);
+            self.edited(campaign)
+        } else if roll < CAMPAIGN_SHARE + REPEAT_SHARE
+            && let Some((earlier_language, earlier)) = self.last_text.get(&customer).cloned()
+        {
+            language = earlier_language;
+            self.edited(&earlier)
+        } else {
+            let mut text = self.text(language);
+            if self.rng.random_bool(SUSPICIOUS_SHARE) && text.chars().count() < 1900 {
+                text.push(' ');
+                text.push_str(self.pick(grammar(language).suspicious));
+            }
+            text
+        };
+        if self.last_text.len() >= REMEMBERED_CUSTOMERS {
+            self.last_text.clear();
+        }
+        self.last_text.insert(customer, (language, text.clone()));
         let score = match self.rng.random_range(0..10) {
             0..=3 => Some(Score {
                 kind: ScoreKind::Nps,
@@ -133,15 +486,18 @@ impl CorpusGenerator {
         };
         NewFeedback {
             external_id: format!("bench-{index}"),
-            customer_id: format!("customer-{}", self.rng.random_range(0..self.customers)),
-            text: self.text(language),
+            customer_id: format!("customer-{customer}"),
+            text,
             kind: if self.rng.random_bool(0.7) {
                 FeedbackKind::Complaint
             } else {
                 FeedbackKind::Review
             },
             channel: CHANNELS[self.rng.random_range(0..CHANNELS.len())].to_string(),
-            created_at: None,
+            created_at: chrono::DateTime::from_timestamp(
+                CORPUS_END_SECONDS - self.rng.random_range(0..CORPUS_SPAN_SECONDS),
+                0,
+            ),
             language_hint: String::new(),
             score,
             attributes: Default::default(),

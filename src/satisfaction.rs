@@ -433,10 +433,10 @@ fn row(rows: &mut Rows, bucket: DateTime<Utc>, key: String) -> &mut ReportRow {
         })
 }
 
-/// Whether a report can be aggregated from database counts (no feedback linkage needed).
+/// Whether a report can be aggregated from database counts: any grouping, but no filter by
+/// language, topic or flag kind (those need each response's linked feedback as a whole).
 pub fn counts_suffice(request: &ReportRequest) -> bool {
-    matches!(request.group_by, GroupBy::None | GroupBy::Channel)
-        && request.filter.languages.is_empty()
+    request.filter.languages.is_empty()
         && request.filter.topics.is_empty()
         && request.filter.flag_kinds.is_empty()
 }
@@ -451,18 +451,27 @@ pub fn report_from_counts(
         request.filter.channels.is_empty() || request.filter.channels.iter().any(|c| c == channel)
     };
     let start_of = |day: DateTime<Utc>| bucket_start(request.bucket, day, request.start);
-    let key = |channel: &str| match request.group_by {
+    let key = |channel: &str, key: &str| match request.group_by {
+        GroupBy::None => String::new(),
         GroupBy::Channel => channel.to_string(),
-        _ => String::new(),
+        GroupBy::Language | GroupBy::Topic | GroupBy::FlagKind => key.to_string(),
     };
     let mut rows: Rows = BTreeMap::new();
     for count in scores.iter().filter(|c| wanted(&c.channel)) {
-        row(&mut rows, start_of(count.day), key(&count.channel))
-            .scores
-            .add_many(count.score, count.count);
+        row(
+            &mut rows,
+            start_of(count.day),
+            key(&count.channel, &count.key),
+        )
+        .scores
+        .add_many(count.score, count.count);
     }
     for count in feedback.iter().filter(|c| wanted(&c.channel)) {
-        let target = row(&mut rows, start_of(count.day), key(&count.channel));
+        let target = row(
+            &mut rows,
+            start_of(count.day),
+            key(&count.channel, &count.key),
+        );
         target.feedback_count += count.feedback;
         target.complaint_count += count.complaints;
     }

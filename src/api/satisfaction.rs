@@ -11,7 +11,7 @@ use crate::pb;
 use crate::satisfaction::{
     self, Bucket, GroupBy, LINK_WINDOW, ReportFilter, ReportRequest, ReportRow,
 };
-use crate::store::{FeedbackFacts, Store};
+use crate::store::{FeedbackFacts, ReportDimension, Store};
 
 pub struct SatisfactionApi {
     store: Store,
@@ -225,7 +225,15 @@ fn row_to_proto(group_by: GroupBy, row: ReportRow) -> pb::SatisfactionReportRow 
 /// Runs a report: reads the facts, fetches linked feedback older than the window, aggregates.
 pub async fn run_report(store: &Store, request: &ReportRequest) -> Result<Vec<ReportRow>> {
     if satisfaction::counts_suffice(request) {
-        let (scores, feedback) = store.report_counts(request.start, request.end).await?;
+        let dimension = match request.group_by {
+            GroupBy::None | GroupBy::Channel => None,
+            GroupBy::Language => Some(ReportDimension::Language),
+            GroupBy::Topic => Some(ReportDimension::Topic),
+            GroupBy::FlagKind => Some(ReportDimension::FlagKind),
+        };
+        let (scores, feedback) = store
+            .report_counts(request.start, request.end, dimension, LINK_WINDOW)
+            .await?;
         return Ok(satisfaction::report_from_counts(
             request, &scores, &feedback,
         ));

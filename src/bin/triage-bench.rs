@@ -51,9 +51,10 @@ struct Args {
     /// Corpus seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Customer pool size.
-    #[arg(long, default_value_t = 5_000)]
-    customers: u64,
+    /// Customer pool size [default: a quarter of the items, at least 1,000: about four items per
+    /// customer over the corpus's 300 days].
+    #[arg(long)]
+    customers: Option<u64>,
     /// Benchmark a running server instead of an in-process one.
     #[arg(long)]
     server: Option<String>,
@@ -98,7 +99,7 @@ async fn bulk(
     corpus: &mut CorpusGenerator,
     first: u64,
     count: u64,
-) -> anyhow::Result<Measurement> {
+) -> anyhow::Result<Vec<Measurement>> {
     let requests: Vec<_> = (first..first + count)
         .map(|i| pb::IngestFeedbackRequest {
             feedback: Some(new_feedback_to_proto(corpus.feedback(i))),
@@ -111,24 +112,49 @@ async fn bulk(
         .await?
         .into_inner();
     let mut stored = 0;
+    // When each window of SCALING_WINDOW answers ended: the rate of the windows ending at 10k,
+    // 100k and 1M stored items shows how the cost per item grows with the store.
+    let mut window_ends = vec![started];
     while let Some(answer) = answers.next().await {
         let answer = answer?;
         anyhow::ensure!(answer.error.is_none(), "item rejected: {:?}", answer.error);
         stored += 1;
+        if stored % SCALING_WINDOW == 0 {
+            window_ends.push(Instant::now());
+        }
         progress.inc(1);
     }
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     anyhow::ensure!(stored == count, "only {stored} of {count} answered");
-    Ok(Measurement {
+    let mut results = vec![Measurement {
         scenario: "import (bulk stream)".into(),
         items: count,
         seconds,
         items_per_second: count as f64 / seconds,
         p50_ms: None,
         p99_ms: None,
-    })
+    }];
+    for stored in [10_000u64, 100_000, 1_000_000] {
+        let window = (stored / SCALING_WINDOW) as usize;
+        if stored > count || window == 0 || window >= window_ends.len() {
+            continue;
+        }
+        let seconds = (window_ends[window] - window_ends[window - 1]).as_secs_f64();
+        results.push(Measurement {
+            scenario: format!("  import, last 10k before {}k stored", stored / 1000),
+            items: SCALING_WINDOW,
+            seconds,
+            items_per_second: SCALING_WINDOW as f64 / seconds,
+            p50_ms: None,
+            p99_ms: None,
+        });
+    }
+    Ok(results)
 }
+
+/// Items per window of the bulk import's scaling figures.
+const SCALING_WINDOW: u64 = 10_000;
 
 async fn unary(
     client: &Client,
@@ -437,13 +463,14 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     let mut client = FeedbackServiceClient::with_interceptor(channel.clone(), token.clone());
-    let mut corpus = CorpusGenerator::new(args.seed, args.customers);
+    let customers = args.customers.unwrap_or((args.items / 4).max(1_000));
+    let mut corpus = CorpusGenerator::new(args.seed, customers);
     eprintln!(
         "triage-bench: {} bulk items, {} unary items per level, server {server_url}",
         args.items, args.unary_items
     );
 
-    let mut results = vec![bulk(&mut client, &mut corpus, 0, args.items).await?];
+    let mut results = bulk(&mut client, &mut corpus, 0, args.items).await?;
     let mut next = args.items;
     for &level in &args.concurrency {
         results.push(unary(&client, &mut corpus, next, args.unary_items, level.max(1)).await?);
@@ -457,9 +484,8 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     if args.survey_responses > 0 {
-        results.extend(
-            satisfaction_load(&channel, &token, args.survey_responses, args.customers).await?,
-        );
+        results
+            .extend(satisfaction_load(&channel, &token, args.survey_responses, customers).await?);
     }
     print_table(&results);
     if let Some(rss) = peak_rss_mib() {

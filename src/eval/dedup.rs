@@ -41,15 +41,7 @@ fn labelled_set(
     let mut rng = StdRng::seed_from_u64(seed);
     let mut items = Vec::new();
     for language in LANGUAGES {
-        let vocabulary: Vec<String> = corpus::sentences(language)
-            .iter()
-            .flat_map(|s| s.split_whitespace())
-            .map(|w| {
-                w.trim_matches(|c: char| !c.is_alphanumeric())
-                    .to_lowercase()
-            })
-            .filter(|w| !w.is_empty())
-            .collect();
+        let vocabulary = corpus::vocabulary(language);
         let mut real = match sentences_dir {
             Some(dir) => read_lines(&dir.join(format!("{language}-sentences.txt")))?,
             None => Vec::new(),

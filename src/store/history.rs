@@ -125,45 +125,44 @@ impl SignalState {
         next_sequence: &mut i64,
     ) -> Result<Option<(Flag, String)>> {
         let signature = &fingerprint.text.signature;
-        let exact: Vec<i64> =
-            sqlx::query_scalar("SELECT item FROM feedback_signals WHERE text_hash = ? LIMIT 8")
-                .bind(fingerprint.text.exact_hash as i64)
-                .fetch_all(&mut *connection)
-                .await?;
-        let mut candidates: Vec<u32> = exact.into_iter().map(item_number).collect::<Result<_>>()?;
-        for item in self.lsh.candidates(signature) {
-            if !candidates.contains(&item) {
-                candidates.push(item);
-            }
-        }
+        // Identical texts share every band, so exact duplicates come first.
+        let mut candidates = self.lsh.candidates(signature);
         candidates.truncate(MAX_CANDIDATES);
         let mut matches: Vec<(f64, String, String)> = Vec::new();
-        for item in candidates {
-            let Some(row) = sqlx::query(
-                "SELECT feedback_id, customer_id, words, signature, cluster_id \
-                 FROM feedback_signals WHERE item = ?",
-            )
-            .bind(i64::from(item))
-            .fetch_optional(&mut *connection)
-            .await?
-            else {
-                continue;
-            };
-            let customer: &str = row.try_get("customer_id")?;
-            let words: i64 = row.try_get("words")?;
-            if customer == feedback.customer_id || words < self.dedup.min_words as i64 {
-                continue;
-            }
-            let similarity = dedup::estimated_similarity(
-                signature,
-                &dedup::signature_from_bytes(row.try_get("signature")?),
+        if !candidates.is_empty() {
+            // One query for all candidates: every statement is a round trip to SQLite's thread.
+            let sql = format!(
+                "SELECT feedback_id, customer_id, words, text_hash, signature, cluster_id \
+                 FROM feedback_signals WHERE item IN ({})",
+                vec!["?"; candidates.len()].join(", ")
             );
-            if similarity >= self.dedup.threshold {
-                matches.push((
-                    similarity,
-                    row.try_get("feedback_id")?,
-                    row.try_get("cluster_id")?,
-                ));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for item in &candidates {
+                query = query.bind(i64::from(*item));
+            }
+            for row in query.fetch_all(&mut *connection).await? {
+                let customer: &str = row.try_get("customer_id")?;
+                let words: i64 = row.try_get("words")?;
+                if customer == feedback.customer_id || words < self.dedup.min_words as i64 {
+                    continue;
+                }
+                // Equal exact hashes are equal texts; the estimate could only agree.
+                let similarity =
+                    if row.try_get::<i64, _>("text_hash")? == fingerprint.text.exact_hash as i64 {
+                        1.0
+                    } else {
+                        dedup::estimated_similarity(
+                            signature,
+                            &dedup::signature_from_bytes(row.try_get("signature")?),
+                        )
+                    };
+                if similarity >= self.dedup.threshold {
+                    matches.push((
+                        similarity,
+                        row.try_get("feedback_id")?,
+                        row.try_get("cluster_id")?,
+                    ));
+                }
             }
         }
         if matches.is_empty() {
@@ -178,11 +177,13 @@ impl SignalState {
         } else {
             best_cluster.clone()
         };
-        let members: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM feedback_signals WHERE cluster_id = ?")
-                .bind(&cluster_id)
-                .fetch_one(&mut *connection)
-                .await?;
+        let members: i64 = sqlx::query_scalar(
+            // The literal condition lets SQLite use the partial index on clustered items.
+            "SELECT COUNT(*) FROM feedback_signals WHERE cluster_id = ? AND cluster_id <> ''",
+        )
+        .bind(&cluster_id)
+        .fetch_one(&mut *connection)
+        .await?;
         let size = members + 1;
         let quoted: String = feedback.text.chars().take(MAX_EVIDENCE_CHARS).collect();
         let flag = Flag {

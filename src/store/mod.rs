@@ -13,7 +13,9 @@ mod surveys;
 mod writer;
 
 pub use review::{DecisionCounts, QueueFacts, ReviewCursor, ReviewFilter};
-pub use surveys::{FeedbackCount, FeedbackFacts, ProfileFacts, ResponseFacts, ScoreCount};
+pub use surveys::{
+    FeedbackCount, FeedbackFacts, ProfileFacts, ReportDimension, ResponseFacts, ScoreCount,
+};
 
 use std::collections::HashMap;
 use std::path::Path;

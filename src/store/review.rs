@@ -147,16 +147,7 @@ pub(super) async fn insert_item(
     .bind(&item.decision_note)
     .execute(&mut *connection)
     .await?;
-    let mut kinds: Vec<FlagKind> = item.flags.iter().map(|f| f.kind).collect();
-    kinds.sort();
-    kinds.dedup();
-    for kind in kinds {
-        sqlx::query("INSERT INTO review_item_flags (review_item_id, flag_kind) VALUES (?, ?)")
-            .bind(&item.id)
-            .bind(kind.as_str())
-            .execute(&mut *connection)
-            .await?;
-    }
+    // The trigger `review_item_flag_kinds` fills `review_item_flags`.
     insert_event(connection, event).await
 }
 

@@ -93,29 +93,73 @@ fn feedback_facts(row: &sqlx::sqlite::SqliteRow) -> Result<FeedbackFacts> {
     })
 }
 
-/// Counts aggregated by the database for reports that need no feedback linkage.
+/// Survey responses counted by the database: per UTC day, channel, group key and score.
 #[derive(Debug, Clone)]
 pub struct ScoreCount {
     /// The UTC day of the responses.
     pub day: DateTime<Utc>,
     pub channel: String,
+    /// The language, topic or flag kind of a grouped report; empty otherwise.
+    pub key: String,
     pub score: Score,
     pub count: u64,
 }
 
-/// Feedback counts per bucket and channel.
+/// Feedback counted by the database: per UTC day, channel and group key.
 #[derive(Debug, Clone)]
 pub struct FeedbackCount {
     /// The UTC day the items were created.
     pub day: DateTime<Utc>,
     pub channel: String,
+    /// The language, topic or flag kind of a grouped report; empty otherwise.
+    pub key: String,
     pub feedback: u64,
     pub complaints: u64,
 }
 
-/// Microseconds in a day: reports count by day number in SQL and roll days up into weeks and
-/// months in Rust, which keeps the SQL a plain integer `GROUP BY` over an index.
+/// What a grouped report groups by, as far as the database is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportDimension {
+    Language,
+    Topic,
+    FlagKind,
+}
+
+impl ReportDimension {
+    /// The join and the key expression over the feedback row `f`.
+    fn sql(self) -> (&'static str, &'static str) {
+        match self {
+            ReportDimension::Language => ("", "f.language"),
+            ReportDimension::Topic => ("JOIN json_each(f.topics) AS j", "j.value"),
+            ReportDimension::FlagKind => (
+                "JOIN json_each(f.flags) AS j",
+                "json_extract(j.value, '$.kind')",
+            ),
+        }
+    }
+}
+
+/// Microseconds in a day: reports count by day in SQL and roll days up into weeks and months in
+/// Rust.
 const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Whole days from the per-day tables (`?3` is unused).
+const DAILY_SCORES: &str = "SELECT day, channel, '' AS key, kind, value, SUM(n) AS n FROM survey_daily \
+     WHERE day >= ?1 AND day < ?2 AND ?3 = ?3 GROUP BY 1, 2, 3, 4, 5";
+const DAILY_FEEDBACK: &str = "SELECT day, channel, '' AS key, SUM(n) AS n, \
+     SUM(complaints) AS complaints FROM feedback_daily WHERE day >= ? AND day < ? GROUP BY 1, 2";
+/// Partial days from the base tables, over the covering index `survey_responses_time`.
+const RANGE_SCORES: &str = "SELECT responded_at / 86400000000 * 86400000000 AS day, channel, \
+     '' AS key, kind, value, COUNT(*) AS n FROM survey_responses \
+     WHERE responded_at >= ?1 AND responded_at < ?2 AND ?3 = ?3 GROUP BY 1, 2, 3, 4, 5";
+const RANGE_FEEDBACK: &str = "SELECT created_at / 86400000000 * 86400000000 AS day, channel, \
+     '' AS key, COUNT(*) AS n, SUM(CASE WHEN kind = 'complaint' THEN 1 ELSE 0 END) AS complaints \
+     FROM feedback WHERE created_at >= ? AND created_at < ? GROUP BY 1, 2";
+
+fn day_start(micros: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY)
+        .ok_or_else(|| Error::Corrupt(format!("day out of range: {micros}")))
+}
 
 fn score_from_columns(kind: &str, value: i64) -> Result<Score> {
     Ok(Score {
@@ -262,60 +306,139 @@ impl Store {
         })
     }
 
-    /// Responses of `[start, end)` counted by bucket, channel and score, and feedback counted by
-    /// bucket and channel: reports grouped by nothing or by channel, without other filters,
-    /// aggregate in the database instead of reading every row.
+    /// Responses of `[start, end)` and feedback created then, counted by day and channel (and by
+    /// `dimension`'s key when given): reports without language, topic or flag filters aggregate
+    /// in the database instead of reading every row.
+    ///
+    /// Ungrouped counts come from the per-day tables (`survey_daily`, `feedback_daily`) for the
+    /// whole days of the range and from the base tables for the partial days at its edges.
+    /// Grouped counts follow the linkage rule of `satisfaction`: through the linked feedback, or
+    /// for unlinked responses through the customer's feedback of the `link_window` before,
+    /// once per distinct key.
     pub async fn report_counts(
         &self,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+        dimension: Option<ReportDimension>,
+        link_window: chrono::TimeDelta,
     ) -> Result<(Vec<ScoreCount>, Vec<FeedbackCount>)> {
-        let day = |micros: i64| {
-            DateTime::from_timestamp_micros(micros.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY)
-                .ok_or_else(|| Error::Corrupt(format!("day out of range: {micros}")))
-        };
-        let scores = sqlx::query(
-            "SELECT responded_at / 86400000000 * 86400000000 AS day, channel, kind, value, \
-             COUNT(*) AS n FROM survey_responses WHERE responded_at >= ? AND responded_at < ? \
-             GROUP BY 1, 2, 3, 4",
-        )
-        .bind(rows::to_micros(start))
-        .bind(rows::to_micros(end))
-        .fetch_all(&self.readers)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(ScoreCount {
-                day: day(row.try_get("day")?)?,
-                channel: row.try_get("channel")?,
-                score: score_from_columns(
-                    &row.try_get::<String, _>("kind")?,
-                    row.try_get("value")?,
-                )?,
-                count: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+        let (start, end) = (rows::to_micros(start), rows::to_micros(end));
+        match dimension {
+            None => {
+                let first_whole = start.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY
+                    + if start.rem_euclid(MICROS_PER_DAY) == 0 {
+                        0
+                    } else {
+                        MICROS_PER_DAY
+                    };
+                let end_whole = end.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY;
+                let mut scores = Vec::new();
+                let mut feedback = Vec::new();
+                let exact = |from: i64, to: i64| (from < to).then_some((from, to));
+                let edges: Vec<(i64, i64)> = if first_whole >= end_whole {
+                    exact(start, end).into_iter().collect()
+                } else {
+                    exact(start, first_whole)
+                        .into_iter()
+                        .chain(exact(end_whole, end))
+                        .collect()
+                };
+                if first_whole < end_whole {
+                    scores.extend(
+                        self.score_counts(DAILY_SCORES, first_whole, end_whole, 0)
+                            .await?,
+                    );
+                    feedback.extend(
+                        self.feedback_counts(DAILY_FEEDBACK, first_whole, end_whole)
+                            .await?,
+                    );
+                }
+                for (from, to) in edges {
+                    scores.extend(self.score_counts(RANGE_SCORES, from, to, 0).await?);
+                    feedback.extend(self.feedback_counts(RANGE_FEEDBACK, from, to).await?);
+                }
+                Ok((scores, feedback))
+            }
+            Some(dimension) => {
+                let (join, key) = dimension.sql();
+                let scores_sql = format!(
+                    "SELECT day, channel, key, kind, value, COUNT(*) AS n FROM ( \
+                     SELECT s.id, s.responded_at / {MICROS_PER_DAY} * {MICROS_PER_DAY} AS day, \
+                     s.channel, {key} AS key, s.kind, s.value FROM survey_responses s \
+                     JOIN feedback f ON f.id = s.feedback_id {join} \
+                     WHERE s.responded_at >= ?1 AND s.responded_at < ?2 \
+                     UNION \
+                     SELECT s.id, s.responded_at / {MICROS_PER_DAY} * {MICROS_PER_DAY}, \
+                     s.channel, {key}, s.kind, s.value FROM survey_responses s \
+                     JOIN feedback f ON f.customer_id = s.customer_id \
+                     AND f.created_at <= s.responded_at AND f.created_at >= s.responded_at - ?3 \
+                     {join} WHERE s.feedback_id IS NULL AND s.responded_at >= ?1 \
+                     AND s.responded_at < ?2) GROUP BY 1, 2, 3, 4, 5"
+                );
+                let feedback_sql = format!(
+                    "SELECT f.created_at / {MICROS_PER_DAY} * {MICROS_PER_DAY} AS day, f.channel, \
+                     {key} AS key, COUNT(*) AS n, \
+                     SUM(CASE WHEN f.kind = 'complaint' THEN 1 ELSE 0 END) AS complaints \
+                     FROM feedback f {join} WHERE f.created_at >= ? AND f.created_at < ? \
+                     GROUP BY 1, 2, 3"
+                );
+                let window = link_window.num_microseconds().unwrap_or(i64::MAX);
+                Ok((
+                    self.score_counts(&scores_sql, start, end, window).await?,
+                    self.feedback_counts(&feedback_sql, start, end).await?,
+                ))
+            }
+        }
+    }
+
+    /// Runs a score-count query binding `?1` = from, `?2` = to, `?3` = `window`.
+    async fn score_counts(
+        &self,
+        sql: &str,
+        from: i64,
+        to: i64,
+        window: i64,
+    ) -> Result<Vec<ScoreCount>> {
+        // The SQL is one of this module's constants or built from them; values are bound.
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .bind(from)
+            .bind(to)
+            .bind(window)
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(ScoreCount {
+                    day: day_start(row.try_get("day")?)?,
+                    channel: row.try_get("channel")?,
+                    key: row.try_get::<Option<String>, _>("key")?.unwrap_or_default(),
+                    score: score_from_columns(
+                        &row.try_get::<String, _>("kind")?,
+                        row.try_get("value")?,
+                    )?,
+                    count: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                })
             })
-        })
-        .collect::<Result<Vec<_>>>()?;
-        let feedback = sqlx::query(
-            "SELECT created_at / 86400000000 * 86400000000 AS day, channel, COUNT(*) AS n, \
-             SUM(CASE WHEN kind = 'complaint' THEN 1 ELSE 0 END) AS complaints FROM feedback \
-             WHERE created_at >= ? AND created_at < ? GROUP BY 1, 2",
-        )
-        .bind(rows::to_micros(start))
-        .bind(rows::to_micros(end))
-        .fetch_all(&self.readers)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(FeedbackCount {
-                day: day(row.try_get("day")?)?,
-                channel: row.try_get("channel")?,
-                feedback: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
-                complaints: u64::try_from(row.try_get::<i64, _>("complaints")?).unwrap_or(0),
+            .collect()
+    }
+
+    async fn feedback_counts(&self, sql: &str, from: i64, to: i64) -> Result<Vec<FeedbackCount>> {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(FeedbackCount {
+                    day: day_start(row.try_get("day")?)?,
+                    channel: row.try_get("channel")?,
+                    key: row.try_get::<Option<String>, _>("key")?.unwrap_or_default(),
+                    feedback: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                    complaints: u64::try_from(row.try_get::<i64, _>("complaints")?).unwrap_or(0),
+                })
             })
-        })
-        .collect::<Result<Vec<_>>>()?;
-        Ok((scores, feedback))
+            .collect()
     }
 
     /// Survey responses in `[start, end)` and feedback created in `[feedback_from, end)`.
