@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::auth::TokenConfig;
 use crate::error::{Error, Result};
+use crate::overload::OverloadConfig;
 use crate::signals::dedup::DedupParams;
 use crate::signals::repeats::HistoryParams;
 
@@ -33,6 +34,9 @@ pub struct ServeArgs {
     /// Longest accepted feedback text, in characters [default: 20000].
     #[arg(long, env = "TRIAGE_MAX_TEXT_CHARS")]
     pub max_text_chars: Option<usize>,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics (keep it on loopback) [default: off].
+    #[arg(long, env = "TRIAGE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Size limits on what clients may send. Every limit is counted in Unicode characters.
@@ -176,6 +180,8 @@ pub struct FileConfig {
     pub auth: AuthConfig,
     pub signals: SignalsConfig,
     pub review: ReviewConfig,
+    pub overload: OverloadConfig,
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl FileConfig {
@@ -196,6 +202,8 @@ pub struct Settings {
     pub auth: AuthConfig,
     pub signals: SignalsConfig,
     pub review: ReviewConfig,
+    pub overload: OverloadConfig,
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -230,6 +238,8 @@ impl Settings {
             auth: file.auth,
             signals: file.signals,
             review: file.review,
+            overload: file.overload,
+            metrics_listen: args.metrics_listen.or(file.metrics_listen),
         })
     }
 

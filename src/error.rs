@@ -38,6 +38,12 @@ pub enum Error {
     PermissionDenied(String),
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// Overloaded: the client should come back after `retry_after`.
+    #[error("overloaded: {message}; retry in {} ms", .retry_after.as_millis())]
+    ResourceExhausted {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("configuration: {0}")]
     Config(String),
     #[error("storage: {0}")]
@@ -91,6 +97,17 @@ impl From<Error> for tonic::Status {
             Error::Unauthenticated(message) => tonic::Status::unauthenticated(message),
             Error::PermissionDenied(message) => tonic::Status::permission_denied(message),
             Error::ShuttingDown => tonic::Status::unavailable("the server is shutting down"),
+            Error::ResourceExhausted {
+                message,
+                retry_after,
+            } => tonic::Status::with_error_details(
+                Code::ResourceExhausted,
+                format!(
+                    "overloaded: {message}; retry in {} ms",
+                    retry_after.as_millis()
+                ),
+                ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
             other => {
                 tracing::error!(error = %other, "internal error");
                 tonic::Status::internal("internal error; see the server log")
@@ -126,6 +143,24 @@ mod tests {
         let details = status.get_error_details();
         let bad_request = details.bad_request().expect("bad request detail");
         assert_eq!(bad_request.field_violations[0].field, "feedback.text");
+    }
+
+    #[test]
+    fn overload_says_when_to_retry() {
+        let status = tonic::Status::from(Error::ResourceExhausted {
+            message: "the concurrent requests limit".into(),
+            retry_after: std::time::Duration::from_millis(200),
+        });
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let retry = status
+            .get_error_details()
+            .retry_info()
+            .cloned()
+            .expect("retry info");
+        assert_eq!(
+            retry.retry_delay,
+            Some(std::time::Duration::from_millis(200))
+        );
     }
 
     #[test]

@@ -72,7 +72,16 @@ impl Ingestor {
             resolution: None,
             analysis,
         };
-        self.store.insert_feedback(feedback, fingerprint).await
+        let stored = self.store.insert_feedback(feedback, fingerprint).await?;
+        if !stored.already_existed {
+            let feedback = &stored.feedback;
+            metrics::counter!("triage_feedback_ingested_total", "language" => feedback.language.clone())
+                .increment(1);
+            for flag in &feedback.analysis.flags {
+                metrics::counter!("triage_flags_total", "kind" => flag.kind.as_str()).increment(1);
+            }
+        }
+        Ok(stored)
     }
 
     /// Records what was done about an item. `resolved_by` is who did it.

@@ -17,6 +17,8 @@
 //! - [`satisfaction`]: NPS / CSAT / CES math, churn risk, report buckets and grouping.
 //! - [`store`]: the SQLite system of record, its writer task and migrations.
 //! - [`auth`]: bearer tokens, roles, the auth layer.
+//! - [`overload`]: load shedding: concurrent requests, watch streams, per-token rates.
+//! - [`telemetry`]: gRPC and domain metrics, the Prometheus endpoint.
 //! - [`config`]: flags, `TRIAGE_*` environment variables and the TOML file.
 //! - [`model`]: plain domain types.
 //! - [`error`]: the crate's error enum and its one mapping to `tonic::Status`.
@@ -34,11 +36,13 @@ pub mod eval;
 pub mod index;
 pub mod ingest;
 pub mod model;
+pub mod overload;
 pub mod review;
 pub mod satisfaction;
 pub mod server;
 pub mod signals;
 pub mod store;
+pub mod telemetry;
 pub mod text;
 
 /// Code generated from `proto/triage/v1/*.proto`.

@@ -26,6 +26,21 @@ use triage::store::{Store, StoreOptions};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as human-readable text or as JSON objects (one per line).
+    #[arg(
+        long,
+        global = true,
+        env = "TRIAGE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -85,14 +100,16 @@ enum EvalCommand {
     },
 }
 
-fn init_logging() {
-    tracing_subscriber::fmt()
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("TRIAGE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -161,8 +178,9 @@ async fn reindex(data_dir: &std::path::Path) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
-    init_logging();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
         Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
         Command::Import(args) => run_import(args).await,
         Command::Report(args) => {

@@ -21,6 +21,7 @@ use crate::auth::{AuthLayer, TokenTable};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::ingest::Ingestor;
+use crate::overload::OverloadLayer;
 use crate::pb;
 use crate::pb::feedback_service_server::FeedbackServiceServer;
 use crate::pb::review_service_server::ReviewServiceServer;
@@ -29,6 +30,12 @@ use crate::pb::search_service_server::SearchServiceServer;
 use crate::signals::lexicons::Lexicons;
 use crate::store::{Store, StoreOptions};
 use crate::text::language::LanguageDetector;
+
+/// Largest request of the search, satisfaction and review services apart from a text to
+/// compare (filters, ids, notes).
+const SMALL_REQUEST_BYTES: usize = 256 * 1024;
+/// Largest response: a page of 200 review items or 100 search hits with their feedback.
+const LARGE_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Refuses configurations that would expose an unauthenticated server to the network.
 fn check_exposure(settings: &Settings, tokens: &TokenTable, address: SocketAddr) -> Result<()> {
@@ -122,27 +129,62 @@ pub async fn serve(
         }
     };
 
+    let metrics_server = match settings.metrics_listen {
+        Some(address) => {
+            crate::telemetry::check_metrics_address(address);
+            let listener = TcpListener::bind(address).await?;
+            tracing::info!(address = %listener.local_addr()?, "metrics at /metrics");
+            let mut seen = shutdown_seen.clone();
+            Some(tokio::spawn(crate::telemetry::serve_metrics(
+                listener,
+                store.clone(),
+                async move { stopped(&mut seen).await },
+            )))
+        }
+        None => None,
+    };
+    crate::telemetry::recorder()?;
+    let feedback_text_bytes = settings.limits.max_text_chars.saturating_mul(4);
+
+    // Layers: the first added is the outermost. Metrics see everything, auth names the caller,
+    // then load shedding (per-token rates need the caller).
     let served = Server::builder()
+        .timeout(Duration::from_secs(
+            settings.overload.request_timeout_seconds.max(1),
+        ))
+        .layer(crate::telemetry::GrpcMetricsLayer)
         .layer(AuthLayer::new(tokens))
+        .layer(OverloadLayer::new(&settings.overload))
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(FeedbackServiceServer::new(FeedbackApi::new(
-            ingestor,
-            store.clone(),
-        )))
-        .add_service(SearchServiceServer::new(SearchApi::new(
-            index,
-            store.clone(),
-        )))
-        .add_service(SatisfactionServiceServer::new(SatisfactionApi::new(
-            store.clone(),
-            settings.limits.clone(),
-        )))
-        .add_service(ReviewServiceServer::new(ReviewApi::new(
-            store.clone(),
-            settings.review.lease(),
-            shutdown_seen,
-        )))
+        .add_service(
+            FeedbackServiceServer::new(FeedbackApi::new(ingestor, store.clone()))
+                // A feedback item is its text (up to 4 bytes a character) plus small fields.
+                .max_decoding_message_size(feedback_text_bytes + 256 * 1024)
+                .max_encoding_message_size(feedback_text_bytes * 2 + 256 * 1024),
+        )
+        .add_service(
+            SearchServiceServer::new(SearchApi::new(index, store.clone()))
+                .max_decoding_message_size(SMALL_REQUEST_BYTES + feedback_text_bytes)
+                .max_encoding_message_size(LARGE_RESPONSE_BYTES),
+        )
+        .add_service(
+            SatisfactionServiceServer::new(SatisfactionApi::new(
+                store.clone(),
+                settings.limits.clone(),
+            ))
+            .max_decoding_message_size(SMALL_REQUEST_BYTES)
+            .max_encoding_message_size(LARGE_RESPONSE_BYTES),
+        )
+        .add_service(
+            ReviewServiceServer::new(ReviewApi::new(
+                store.clone(),
+                settings.review.lease(),
+                shutdown_seen,
+            ))
+            .max_decoding_message_size(SMALL_REQUEST_BYTES)
+            .max_encoding_message_size(LARGE_RESPONSE_BYTES),
+        )
         .serve_with_incoming_shutdown(
             // Without TCP_NODELAY small unary replies wait for the peer's delayed ACK (~40 ms).
             TcpIncoming::from(listener).with_nodelay(Some(true)),
@@ -151,6 +193,11 @@ pub async fn serve(
         .await;
     // Derived state first: the indexer commits what it has, then the store closes.
     let _ = sweeper.await;
+    if let Some(metrics_server) = metrics_server
+        && let Ok(Err(error)) = metrics_server.await
+    {
+        tracing::warn!(%error, "metrics endpoint");
+    }
     indexer.stop().await;
     let closed = store.close().await;
     served.map_err(|e| Error::Config(format!("transport: {e}")))?;

@@ -191,7 +191,10 @@ async fn apply_batch(
             other => replies.push(other),
         }
     }
+    let started = std::time::Instant::now();
     transaction.commit().await?;
+    metrics::histogram!("triage_store_commit_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!("triage_store_batch_size").record(batch.len() as f64);
     Ok(replies)
 }
 
