@@ -223,21 +223,34 @@ fn row_to_proto(group_by: GroupBy, row: ReportRow) -> pb::SatisfactionReportRow 
 }
 
 /// Runs a report: reads the facts, fetches linked feedback older than the window, aggregates.
+/// A report, from the database's counts when it can aggregate it (no language, topic or flag
+/// filter), from the responses and feedback themselves otherwise.
 pub async fn run_report(store: &Store, request: &ReportRequest) -> Result<Vec<ReportRow>> {
     if satisfaction::counts_suffice(request) {
-        let dimension = match request.group_by {
-            GroupBy::None | GroupBy::Channel => None,
-            GroupBy::Language => Some(ReportDimension::Language),
-            GroupBy::Topic => Some(ReportDimension::Topic),
-            GroupBy::FlagKind => Some(ReportDimension::FlagKind),
-        };
-        let (scores, feedback) = store
-            .report_counts(request.start, request.end, dimension, LINK_WINDOW)
-            .await?;
-        return Ok(satisfaction::report_from_counts(
-            request, &scores, &feedback,
-        ));
+        report_from_counts(store, request).await
+    } else {
+        report_from_rows(store, request).await
     }
+}
+
+/// A report aggregated by the database (per-day tables and SQL).
+pub async fn report_from_counts(store: &Store, request: &ReportRequest) -> Result<Vec<ReportRow>> {
+    let dimension = match request.group_by {
+        GroupBy::None | GroupBy::Channel => None,
+        GroupBy::Language => Some(ReportDimension::Language),
+        GroupBy::Topic => Some(ReportDimension::Topic),
+        GroupBy::FlagKind => Some(ReportDimension::FlagKind),
+    };
+    let (scores, feedback) = store
+        .report_counts(request.start, request.end, dimension, LINK_WINDOW)
+        .await?;
+    Ok(satisfaction::report_from_counts(
+        request, &scores, &feedback,
+    ))
+}
+
+/// A report computed from every response and feedback item of the period (any filter).
+pub async fn report_from_rows(store: &Store, request: &ReportRequest) -> Result<Vec<ReportRow>> {
     let (responses, mut feedback) = store
         .report_facts(request.start, request.end, request.start - LINK_WINDOW)
         .await?;

@@ -116,7 +116,8 @@ pub fn open(dir: &Path) -> Result<(Arc<IndexHandle>, i64)> {
     ))
 }
 
-fn document(fields: &Fields, feedback: &Feedback) -> TantivyDocument {
+/// The tantivy document of a feedback item.
+pub fn document(fields: &Fields, feedback: &Feedback) -> TantivyDocument {
     let mut doc = TantivyDocument::default();
     doc.add_text(fields.id, &feedback.id);
     for (field, _) in fields.text.for_language(&feedback.language) {

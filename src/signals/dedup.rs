@@ -192,6 +192,9 @@ pub fn signature_from_bytes(bytes: &[u8]) -> Vec<u32> {
 /// make every new member compare against all of them; the newest few suffice to find the cluster.
 const MAX_PER_BUCKET: usize = 32;
 
+/// The most candidates sharing a single band that are verified.
+const MAX_SINGLE_BAND: usize = 4;
+
 /// LSH tables: for each band of a signature, which items share it.
 ///
 /// Entries are `band key << 32 | item` in one sorted vector (8 bytes per item per band, no
@@ -345,7 +348,22 @@ impl LshTables {
         }
         let mut found: Vec<(u32, u32)> = counts.into_iter().collect();
         found.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-        found.into_iter().map(|(item, _)| item).collect()
+        // Items sharing one band are mostly chance collisions (a pair at J = 0.5 shares a given
+        // band with probability 0.016, and a text has many such neighbours in a large store);
+        // a near-duplicate at J ≥ 0.8 shares five bands on average. Verify every item sharing
+        // two or more bands, but only the few newest sharing one.
+        let mut single = 0;
+        found
+            .into_iter()
+            .filter(|(_, bands)| {
+                if *bands >= 2 {
+                    return true;
+                }
+                single += 1;
+                single <= MAX_SINGLE_BAND
+            })
+            .map(|(item, _)| item)
+            .collect()
     }
 
     /// Heap bytes held by the tables.

@@ -126,6 +126,15 @@ pub enum ReportDimension {
 }
 
 impl ReportDimension {
+    /// The name the keyed per-day tables use.
+    fn name(self) -> &'static str {
+        match self {
+            ReportDimension::Language => "language",
+            ReportDimension::Topic => "topic",
+            ReportDimension::FlagKind => "flag_kind",
+        }
+    }
+
     /// The join and the key expression over the feedback row `f`.
     fn sql(self) -> (&'static str, &'static str) {
         match self {
@@ -143,18 +152,30 @@ impl ReportDimension {
 /// Rust.
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
+/// The third parameter of a count query.
+enum Extra<'a> {
+    Number(i64),
+    Text(&'a str),
+}
+
 /// Whole days from the per-day tables (`?3` is unused).
 const DAILY_SCORES: &str = "SELECT day, channel, '' AS key, kind, value, SUM(n) AS n FROM survey_daily \
      WHERE day >= ?1 AND day < ?2 AND ?3 = ?3 GROUP BY 1, 2, 3, 4, 5";
 const DAILY_FEEDBACK: &str = "SELECT day, channel, '' AS key, SUM(n) AS n, \
-     SUM(complaints) AS complaints FROM feedback_daily WHERE day >= ? AND day < ? GROUP BY 1, 2";
+     SUM(complaints) AS complaints FROM feedback_daily WHERE day >= ?1 AND day < ?2 AND ?3 = ?3 \
+     GROUP BY 1, 2";
+/// Whole days of one dimension (`?3`) from the keyed per-day tables.
+const DAILY_KEYED_SCORES: &str = "SELECT day, channel, key, kind, value, n FROM survey_daily_keys \
+     WHERE day >= ?1 AND day < ?2 AND dimension = ?3 AND n > 0";
+const DAILY_KEYED_FEEDBACK: &str = "SELECT day, channel, key, n, complaints FROM \
+     feedback_daily_keys WHERE day >= ?1 AND day < ?2 AND dimension = ?3 AND n > 0";
 /// Partial days from the base tables, over the covering index `survey_responses_time`.
 const RANGE_SCORES: &str = "SELECT responded_at / 86400000000 * 86400000000 AS day, channel, \
      '' AS key, kind, value, COUNT(*) AS n FROM survey_responses \
      WHERE responded_at >= ?1 AND responded_at < ?2 AND ?3 = ?3 GROUP BY 1, 2, 3, 4, 5";
 const RANGE_FEEDBACK: &str = "SELECT created_at / 86400000000 * 86400000000 AS day, channel, \
      '' AS key, COUNT(*) AS n, SUM(CASE WHEN kind = 'complaint' THEN 1 ELSE 0 END) AS complaints \
-     FROM feedback WHERE created_at >= ? AND created_at < ? GROUP BY 1, 2";
+     FROM feedback WHERE created_at >= ?1 AND created_at < ?2 AND ?3 = ?3 GROUP BY 1, 2";
 
 fn day_start(micros: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_micros(micros.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY)
@@ -310,11 +331,11 @@ impl Store {
     /// `dimension`'s key when given): reports without language, topic or flag filters aggregate
     /// in the database instead of reading every row.
     ///
-    /// Ungrouped counts come from the per-day tables (`survey_daily`, `feedback_daily`) for the
-    /// whole days of the range and from the base tables for the partial days at its edges.
-    /// Grouped counts follow the linkage rule of `satisfaction`: through the linked feedback, or
-    /// for unlinked responses through the customer's feedback of the `link_window` before,
-    /// once per distinct key.
+    /// Whole days of the range come from the per-day tables (`survey_daily`, `feedback_daily`,
+    /// and their `*_keys` twins kept by triggers); the partial days at its edges are counted from
+    /// the base tables. Grouped counts follow the linkage rule of `satisfaction`: through the
+    /// linked feedback, or for unlinked responses through the customer's feedback of the
+    /// `link_window` before, once per distinct key.
     pub async fn report_counts(
         &self,
         start: DateTime<Utc>,
@@ -323,87 +344,99 @@ impl Store {
         link_window: chrono::TimeDelta,
     ) -> Result<(Vec<ScoreCount>, Vec<FeedbackCount>)> {
         let (start, end) = (rows::to_micros(start), rows::to_micros(end));
-        match dimension {
-            None => {
-                let first_whole = start.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY
-                    + if start.rem_euclid(MICROS_PER_DAY) == 0 {
-                        0
-                    } else {
-                        MICROS_PER_DAY
-                    };
-                let end_whole = end.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY;
-                let mut scores = Vec::new();
-                let mut feedback = Vec::new();
-                let exact = |from: i64, to: i64| (from < to).then_some((from, to));
-                let edges: Vec<(i64, i64)> = if first_whole >= end_whole {
-                    exact(start, end).into_iter().collect()
-                } else {
-                    exact(start, first_whole)
-                        .into_iter()
-                        .chain(exact(end_whole, end))
-                        .collect()
-                };
-                if first_whole < end_whole {
-                    scores.extend(
-                        self.score_counts(DAILY_SCORES, first_whole, end_whole, 0)
-                            .await?,
-                    );
-                    feedback.extend(
-                        self.feedback_counts(DAILY_FEEDBACK, first_whole, end_whole)
-                            .await?,
-                    );
-                }
-                for (from, to) in edges {
-                    scores.extend(self.score_counts(RANGE_SCORES, from, to, 0).await?);
-                    feedback.extend(self.feedback_counts(RANGE_FEEDBACK, from, to).await?);
-                }
-                Ok((scores, feedback))
-            }
+        let first_whole = start.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY
+            + if start.rem_euclid(MICROS_PER_DAY) == 0 {
+                0
+            } else {
+                MICROS_PER_DAY
+            };
+        let end_whole = end.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY;
+        let edges: Vec<(i64, i64)> = if first_whole >= end_whole {
+            vec![(start, end)]
+        } else {
+            vec![(start, first_whole), (end_whole, end)]
+        };
+        let window = link_window.num_microseconds().unwrap_or(i64::MAX);
+        let (whole_scores, whole_feedback, edge_scores, edge_feedback, extra) = match dimension {
+            None => (
+                DAILY_SCORES.to_string(),
+                DAILY_FEEDBACK.to_string(),
+                RANGE_SCORES.to_string(),
+                RANGE_FEEDBACK.to_string(),
+                "",
+            ),
             Some(dimension) => {
                 let (join, key) = dimension.sql();
-                let scores_sql = format!(
-                    "SELECT day, channel, key, kind, value, COUNT(*) AS n FROM ( \
-                     SELECT s.id, s.responded_at / {MICROS_PER_DAY} * {MICROS_PER_DAY} AS day, \
-                     s.channel, {key} AS key, s.kind, s.value FROM survey_responses s \
-                     JOIN feedback f ON f.id = s.feedback_id {join} \
-                     WHERE s.responded_at >= ?1 AND s.responded_at < ?2 \
-                     UNION \
-                     SELECT s.id, s.responded_at / {MICROS_PER_DAY} * {MICROS_PER_DAY}, \
-                     s.channel, {key}, s.kind, s.value FROM survey_responses s \
-                     JOIN feedback f ON f.customer_id = s.customer_id \
-                     AND f.created_at <= s.responded_at AND f.created_at >= s.responded_at - ?3 \
-                     {join} WHERE s.feedback_id IS NULL AND s.responded_at >= ?1 \
-                     AND s.responded_at < ?2) GROUP BY 1, 2, 3, 4, 5"
-                );
-                let feedback_sql = format!(
-                    "SELECT f.created_at / {MICROS_PER_DAY} * {MICROS_PER_DAY} AS day, f.channel, \
-                     {key} AS key, COUNT(*) AS n, \
-                     SUM(CASE WHEN f.kind = 'complaint' THEN 1 ELSE 0 END) AS complaints \
-                     FROM feedback f {join} WHERE f.created_at >= ? AND f.created_at < ? \
-                     GROUP BY 1, 2, 3"
-                );
-                let window = link_window.num_microseconds().unwrap_or(i64::MAX);
-                Ok((
-                    self.score_counts(&scores_sql, start, end, window).await?,
-                    self.feedback_counts(&feedback_sql, start, end).await?,
-                ))
+                (
+                    DAILY_KEYED_SCORES.to_string(),
+                    DAILY_KEYED_FEEDBACK.to_string(),
+                    format!(
+                        "SELECT day, channel, key, kind, value, COUNT(*) AS n FROM ( \
+                         SELECT s.rowid, s.responded_at / {MICROS_PER_DAY} * {MICROS_PER_DAY} AS day, \
+                         s.channel, {key} AS key, s.kind, s.value FROM survey_responses s \
+                         JOIN feedback f ON f.id = s.feedback_id {join} \
+                         WHERE s.responded_at >= ?1 AND s.responded_at < ?2 \
+                         UNION \
+                         SELECT s.rowid, s.responded_at / {MICROS_PER_DAY} * {MICROS_PER_DAY}, \
+                         s.channel, {key}, s.kind, s.value FROM survey_responses s \
+                         JOIN feedback f ON f.customer_id = s.customer_id \
+                         AND f.created_at <= s.responded_at AND f.created_at >= s.responded_at - ?3 \
+                         {join} WHERE s.feedback_id IS NULL AND s.responded_at >= ?1 \
+                         AND s.responded_at < ?2) GROUP BY 1, 2, 3, 4, 5"
+                    ),
+                    format!(
+                        "SELECT f.created_at / {MICROS_PER_DAY} * {MICROS_PER_DAY} AS day, \
+                         f.channel, {key} AS key, COUNT(*) AS n, \
+                         SUM(CASE WHEN f.kind = 'complaint' THEN 1 ELSE 0 END) AS complaints \
+                         FROM feedback f {join} WHERE f.created_at >= ?1 AND f.created_at < ?2 \
+                         AND ?3 = ?3 GROUP BY 1, 2, 3"
+                    ),
+                    dimension.name(),
+                )
             }
+        };
+        let mut scores = Vec::new();
+        let mut feedback = Vec::new();
+        if first_whole < end_whole {
+            scores.extend(
+                self.score_counts(&whole_scores, first_whole, end_whole, Extra::Text(extra))
+                    .await?,
+            );
+            feedback.extend(
+                self.feedback_counts(&whole_feedback, first_whole, end_whole, Extra::Text(extra))
+                    .await?,
+            );
         }
+        for (from, to) in edges.into_iter().filter(|(from, to)| from < to) {
+            scores.extend(
+                self.score_counts(&edge_scores, from, to, Extra::Number(window))
+                    .await?,
+            );
+            feedback.extend(
+                self.feedback_counts(&edge_feedback, from, to, Extra::Number(window))
+                    .await?,
+            );
+        }
+        Ok((scores, feedback))
     }
 
-    /// Runs a score-count query binding `?1` = from, `?2` = to, `?3` = `window`.
+    /// Runs a score-count query binding `?1` = from, `?2` = to, `?3` = `extra`.
     async fn score_counts(
         &self,
         sql: &str,
         from: i64,
         to: i64,
-        window: i64,
+        extra: Extra<'_>,
     ) -> Result<Vec<ScoreCount>> {
         // The SQL is one of this module's constants or built from them; values are bound.
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
             .bind(from)
-            .bind(to)
-            .bind(window)
+            .bind(to);
+        let query = match extra {
+            Extra::Number(n) => query.bind(n),
+            Extra::Text(t) => query.bind(t),
+        };
+        query
             .fetch_all(&self.readers)
             .await?
             .iter()
@@ -422,10 +455,21 @@ impl Store {
             .collect()
     }
 
-    async fn feedback_counts(&self, sql: &str, from: i64, to: i64) -> Result<Vec<FeedbackCount>> {
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+    async fn feedback_counts(
+        &self,
+        sql: &str,
+        from: i64,
+        to: i64,
+        extra: Extra<'_>,
+    ) -> Result<Vec<FeedbackCount>> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
             .bind(from)
-            .bind(to)
+            .bind(to);
+        let query = match extra {
+            Extra::Number(n) => query.bind(n),
+            Extra::Text(t) => query.bind(t),
+        };
+        query
             .fetch_all(&self.readers)
             .await?
             .iter()

@@ -24,6 +24,9 @@ use triage::pb::feedback_service_client::FeedbackServiceClient;
 use triage::pb::satisfaction_service_client::SatisfactionServiceClient;
 use triage::pb::search_service_client::SearchServiceClient;
 
+mod ceiling;
+mod postgres;
+
 #[derive(Parser)]
 #[command(
     name = "triage-bench",
@@ -64,6 +67,10 @@ struct Args {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also run the same items and queries against plain tantivy in-process (the ceiling) and
+    /// against PostgreSQL full-text search (a cluster started in a temp dir), and print ratios.
+    #[arg(long)]
+    baselines: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -74,6 +81,7 @@ struct Measurement {
     items_per_second: f64,
     p50_ms: Option<f64>,
     p99_ms: Option<f64>,
+    p999_ms: Option<f64>,
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Option<f64> {
@@ -134,6 +142,7 @@ async fn bulk(
         items_per_second: count as f64 / seconds,
         p50_ms: None,
         p99_ms: None,
+        p999_ms: None,
     }];
     for stored in [10_000u64, 100_000, 1_000_000] {
         let window = (stored / SCALING_WINDOW) as usize;
@@ -148,6 +157,7 @@ async fn bulk(
             items_per_second: SCALING_WINDOW as f64 / seconds,
             p50_ms: None,
             p99_ms: None,
+            p999_ms: None,
         });
     }
     Ok(results)
@@ -220,34 +230,37 @@ where
         items_per_second: count as f64 / seconds,
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
+        p999_ms: percentile(&latencies, 0.999),
     })
 }
 
-/// The query mix: single words in another word form than the corpus uses, two-word queries,
-/// phrases, a prefix, an exclusion, filters and facets.
+/// The query strings: single words in another word form than the corpus uses, two-word
+/// queries, phrases, a prefix, an exclusion.
+const QUERIES: &[&str] = &[
+    "доставка",
+    "курьера",
+    "деньгами",
+    "приложения",
+    "доставку",
+    "кур'єра",
+    "гроші",
+    "застосунок",
+    "dostavo",
+    "kurirja",
+    "denarja",
+    "aplikacija",
+    "доставка курьер",
+    "повернення грошей",
+    "plačilo kartico",
+    "\"не пришло\"",
+    "\"brez težav\"",
+    "достав*",
+    "доставка -курьер",
+    "upravitelj",
+];
+
+/// The query mix: [`QUERIES`] with filters, facets and orders on some of them.
 fn query_mix(i: u64) -> pb::SearchFeedbackRequest {
-    const QUERIES: &[&str] = &[
-        "доставка",
-        "курьера",
-        "деньгами",
-        "приложения",
-        "доставку",
-        "кур'єра",
-        "гроші",
-        "застосунок",
-        "dostavo",
-        "kurirja",
-        "denarja",
-        "aplikacija",
-        "доставка курьер",
-        "повернення грошей",
-        "plačilo kartico",
-        "\"не пришло\"",
-        "\"so zrasle\"",
-        "достав*",
-        "доставка -курьер",
-        "upravitelj",
-    ];
     let mut request = pb::SearchFeedbackRequest {
         query: QUERIES[(i as usize) % QUERIES.len()].to_string(),
         page_size: 20,
@@ -372,6 +385,7 @@ async fn satisfaction_load(
         items_per_second: count as f64 / seconds,
         p50_ms: None,
         p99_ms: None,
+        p999_ms: None,
     }];
     let mut client = client;
     for (label, bucket, group_by) in [
@@ -414,6 +428,7 @@ async fn satisfaction_load(
             items_per_second: 5.0 / latencies.iter().map(Duration::as_secs_f64).sum::<f64>(),
             p50_ms: percentile(&latencies, 0.5),
             p99_ms: percentile(&latencies, 0.99),
+            p999_ms: percentile(&latencies, 0.999),
         });
     }
     Ok(results)
@@ -421,19 +436,70 @@ async fn satisfaction_load(
 
 fn print_table(results: &[Measurement]) {
     println!(
-        "{:<34} {:>8} {:>9} {:>10} {:>9} {:>9}",
-        "scenario", "items", "seconds", "items/s", "p50 ms", "p99 ms"
+        "{:<38} {:>8} {:>9} {:>10} {:>9} {:>9} {:>9}",
+        "scenario", "items", "seconds", "items/s", "p50 ms", "p99 ms", "p999 ms"
     );
     let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
     for r in results {
         println!(
-            "{:<34} {:>8} {:>9.2} {:>10.0} {:>9} {:>9}",
+            "{:<38} {:>8} {:>9.2} {:>10.0} {:>9} {:>9} {:>9}",
             r.scenario,
             r.items,
             r.seconds,
             r.items_per_second,
             ms(r.p50_ms),
-            ms(r.p99_ms)
+            ms(r.p99_ms),
+            ms(r.p999_ms)
+        );
+    }
+}
+
+/// The targets of the benchmark issue, as ratios of the measured figures.
+fn print_ratios(service: &[Measurement], ceiling: &[Measurement], postgres: &[Measurement]) {
+    let find = |list: &[Measurement], prefix: &str| {
+        list.iter()
+            .find(|m| m.scenario.starts_with(prefix))
+            .map(|m| (m.items_per_second, m.p50_ms, m.p99_ms))
+    };
+    println!("ratios:");
+    if let (Some(ours), Some(plain)) = (
+        find(service, "import (bulk stream)"),
+        find(ceiling, "ceiling: tantivy index"),
+    ) {
+        println!(
+            "  bulk ingest: {:.0} / {:.0} items/s = {:.0}% of the in-process tantivy ceiling (target ≥ 50%)",
+            ours.0,
+            plain.0,
+            100.0 * ours.0 / plain.0
+        );
+    }
+    if let (Some(ours), Some(plain)) = (
+        find(service, "SearchFeedback, concurrency 8"),
+        find(ceiling, "ceiling: search, 8 thread"),
+    ) && let (Some(a), Some(b)) = (ours.2, plain.2)
+    {
+        println!(
+            "  search p99 at concurrency 8: {a:.2} ms vs {b:.2} ms in-process = {:.1}× (target ≤ 2×)",
+            a / b
+        );
+    }
+    if let (Some(ours), Some(pg)) = (
+        find(service, "SearchFeedback, concurrency 1"),
+        find(postgres, "PostgreSQL: search, concurrency 1"),
+    ) && let (Some(a), Some(b)) = (ours.1, pg.1)
+    {
+        println!(
+            "  search p50 at concurrency 1: {a:.2} ms vs PostgreSQL {b:.2} ms = {:.1}× faster (target ≥ 5×)",
+            b / a
+        );
+    }
+    if let (Some(ours), Some(pg)) = (
+        find(service, "import (bulk stream)"),
+        find(postgres, "PostgreSQL: insert"),
+    ) {
+        println!(
+            "  bulk ingest vs PostgreSQL insert + GIN: {:.0} / {:.0} items/s",
+            ours.0, pg.0
         );
     }
 }
@@ -486,6 +552,27 @@ async fn main() -> anyhow::Result<()> {
     if args.survey_responses > 0 {
         results
             .extend(satisfaction_load(&channel, &token, args.survey_responses, customers).await?);
+    }
+    if args.baselines {
+        let mut corpus = CorpusGenerator::new(args.seed, customers);
+        let items: Vec<_> = (0..args.items).map(|i| corpus.feedback(i)).collect();
+        let levels = &args.search_concurrency;
+        let queries = args.queries.max(1);
+        eprintln!(
+            "ceiling: plain tantivy in-process on the same {} items",
+            items.len()
+        );
+        let ceiling = ceiling::run(&items, QUERIES, queries, levels)?;
+        let mut baseline = Vec::new();
+        if postgres::available() {
+            eprintln!("baseline: PostgreSQL full-text search on the same items");
+            baseline = postgres::run_baseline(&items, QUERIES, queries, levels).await?;
+        } else {
+            eprintln!("baseline: PostgreSQL not found on the PATH; skipped");
+        }
+        print_ratios(&results, &ceiling, &baseline);
+        results.extend(ceiling);
+        results.extend(baseline);
     }
     print_table(&results);
     if let Some(rss) = peak_rss_mib() {
