@@ -102,6 +102,9 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
+            // 64 MiB of page cache per connection: index pages of a store of millions of items
+            // stay in memory instead of being read back for every insert and lookup.
+            .pragma("cache_size", "-65536")
             .disable_statement_logging();
         let mut writer_connection: SqliteConnection =
             base.clone().create_if_missing(true).connect().await?;
