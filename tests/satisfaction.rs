@@ -186,6 +186,16 @@ async fn survey_responses_are_validated_idempotent_and_shown_on_feedback() {
         pb::Segment::Promoter as i32
     );
 
+    // A customer who never answered an NPS survey.
+    feedback
+        .ingest_feedback(ingest_request(new_feedback(
+            "f-3",
+            "c3",
+            "Доставка нормальная, без замечаний.",
+        )))
+        .await
+        .unwrap();
+
     let mut search = pb::search_service_client::SearchServiceClient::new(server.channel().await);
     let started = std::time::Instant::now();
     let hit = loop {
@@ -231,6 +241,30 @@ async fn survey_responses_are_validated_idempotent_and_shown_on_feedback() {
         Some(10),
         "snapshot on search hits"
     );
+    let started = std::time::Instant::now();
+    let segments = loop {
+        let response = search
+            .search_feedback(pb::SearchFeedbackRequest {
+                facets: vec![pb::Facet::Segment as i32],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if response.total_size == 3 {
+            break response.facet_counts;
+        }
+        assert!(started.elapsed() < common::DEADLINE);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(segments.len(), 1);
+    assert_eq!(segments[0].facet, pb::Facet::Segment as i32);
+    let counts: Vec<(&str, i64)> = segments[0]
+        .values
+        .iter()
+        .map(|v| (v.value.as_str(), v.count))
+        .collect();
+    assert_eq!(counts, [("promoter", 1), ("detractor", 1), ("none", 1)]);
     server.stop().await;
 }
 

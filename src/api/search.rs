@@ -104,7 +104,7 @@ fn request_from_proto(request: pb::SearchFeedbackRequest) -> Result<SearchReques
             Ok(pb::Facet::Topic) => facets.push(FacetKind::Topic),
             Ok(pb::Facet::FlagKind) => facets.push(FacetKind::FlagKind),
             Ok(pb::Facet::Channel) => facets.push(FacetKind::Channel),
-            // Segments come with survey data; until then there is nothing to count.
+            // Counted by the API layer from survey data (segments are not indexed).
             Ok(pb::Facet::Segment) => {}
             Ok(pb::Facet::Unspecified) | Err(_) => violations.push(FieldViolation::new(
                 format!("facets[{i}]"),
@@ -188,6 +188,53 @@ impl SearchApi {
     }
 }
 
+impl SearchApi {
+    /// Matching items per customer segment (`promoter`, `passive`, `detractor`, and `none` for
+    /// customers who never answered an NPS survey): the same search restricted to each
+    /// segment's customers, counted. Segments change with every answer, so they are not indexed.
+    async fn segment_counts(
+        &self,
+        request: &search::SearchRequest,
+        total: u64,
+    ) -> crate::error::Result<Vec<pb::FacetValueCount>> {
+        let mut values = Vec::new();
+        let mut counted = 0;
+        for (name, range) in [
+            ("promoter", (9, 10)),
+            ("passive", (7, 8)),
+            ("detractor", (0, 6)),
+        ] {
+            let mut customers = self.store.customers_with_latest_nps_in(&[range]).await?;
+            if !request.filter.customer_ids.is_empty() {
+                customers.retain(|c| request.filter.customer_ids.contains(c));
+            }
+            let count = if customers.is_empty() {
+                0
+            } else {
+                let mut narrowed = request.clone();
+                narrowed.filter.customer_ids = customers;
+                narrowed.facets.clear();
+                narrowed.page_token.clear();
+                narrowed.page_size = 1;
+                search::search(&self.index, &self.store, &narrowed)
+                    .await?
+                    .total
+            };
+            counted += count;
+            values.push(pb::FacetValueCount {
+                value: name.to_string(),
+                count: count as i64,
+            });
+        }
+        values.push(pb::FacetValueCount {
+            value: "none".to_string(),
+            count: total.saturating_sub(counted) as i64,
+        });
+        values.retain(|v| v.count > 0);
+        Ok(values)
+    }
+}
+
 #[tonic::async_trait]
 impl pb::search_service_server::SearchService for SearchApi {
     async fn search_feedback(
@@ -226,7 +273,7 @@ impl pb::search_service_server::SearchService for SearchApi {
         if wants_segments {
             facet_counts.push(pb::FacetCounts {
                 facet: pb::Facet::Segment as i32,
-                values: Vec::new(),
+                values: self.segment_counts(&request, results.total).await?,
             });
         }
         let (items, extras): (Vec<_>, Vec<_>) = results
