@@ -33,6 +33,22 @@ fn the_labelled_set_meets_precision_and_recall_targets() {
     }
 }
 
+/// Phrasings written after the lexicons (word orders, one-star threats, contact harvesting,
+/// honest counterparts): every flag found, none invented. Topics are not labelled here.
+#[test]
+fn other_phrasings_are_flagged_without_false_alarms() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flags_phrasings.jsonl");
+    let report = evaluate(&path, &Lexicons::embedded()).unwrap();
+    assert!(report.items >= 50);
+    for ((language, kind), counts) in &report.flags {
+        assert!(
+            counts.precision() >= 0.95 && counts.recall() >= 0.9,
+            "{language} {kind:?}: {counts:?}\n{}",
+            report.render()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flags_topics_and_priority_reach_clients_and_search() {
     let dir = tempfile::tempdir().unwrap();
