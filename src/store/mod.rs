@@ -232,7 +232,7 @@ impl Store {
     }
 
     pub async fn review_item(&self, id: &str) -> Result<Option<ReviewItem>> {
-        review::get(&self.readers, id).await
+        review::load_item(&self.readers, id).await
     }
 
     /// One page of review items in work order (highest priority first, then oldest).

@@ -178,14 +178,15 @@ pub(super) async fn write_transition(
     Ok(())
 }
 
-pub(super) async fn load_item(
-    connection: &mut SqliteConnection,
+/// One item by id, from the writer's connection or the reader pool.
+pub(super) async fn load_item<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
     id: &str,
 ) -> Result<Option<ReviewItem>> {
     let sql = format!("{SELECT_ITEM} WHERE id = ?");
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
-        .fetch_optional(connection)
+        .fetch_optional(executor)
         .await?
         .as_ref()
         .map(item_from_row)
@@ -218,17 +219,6 @@ pub(super) async fn max_sequence(connection: &mut SqliteConnection) -> Result<i6
         .fetch_one(connection)
         .await?;
     Ok(max.unwrap_or(0))
-}
-
-pub(super) async fn get(pool: &sqlx::SqlitePool, id: &str) -> Result<Option<ReviewItem>> {
-    let sql = format!("{SELECT_ITEM} WHERE id = ?");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(item_from_row)
-        .transpose()
 }
 
 /// One page of a queue in work order.

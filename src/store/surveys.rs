@@ -420,14 +420,14 @@ impl Store {
         Ok((scores, feedback))
     }
 
-    /// Runs a score-count query binding `?1` = from, `?2` = to, `?3` = `extra`.
-    async fn score_counts(
+    /// Runs a count query binding `?1` = from, `?2` = to, `?3` = `extra`.
+    async fn count_rows(
         &self,
         sql: &str,
         from: i64,
         to: i64,
         extra: Extra<'_>,
-    ) -> Result<Vec<ScoreCount>> {
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
         // The SQL is one of this module's constants or built from them; values are bound.
         let query = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
             .bind(from)
@@ -436,8 +436,17 @@ impl Store {
             Extra::Number(n) => query.bind(n),
             Extra::Text(t) => query.bind(t),
         };
-        query
-            .fetch_all(&self.readers)
+        Ok(query.fetch_all(&self.readers).await?)
+    }
+
+    async fn score_counts(
+        &self,
+        sql: &str,
+        from: i64,
+        to: i64,
+        extra: Extra<'_>,
+    ) -> Result<Vec<ScoreCount>> {
+        self.count_rows(sql, from, to, extra)
             .await?
             .iter()
             .map(|row| {
@@ -462,15 +471,7 @@ impl Store {
         to: i64,
         extra: Extra<'_>,
     ) -> Result<Vec<FeedbackCount>> {
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-            .bind(from)
-            .bind(to);
-        let query = match extra {
-            Extra::Number(n) => query.bind(n),
-            Extra::Text(t) => query.bind(t),
-        };
-        query
-            .fetch_all(&self.readers)
+        self.count_rows(sql, from, to, extra)
             .await?
             .iter()
             .map(|row| {

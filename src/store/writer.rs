@@ -360,7 +360,7 @@ async fn change_review_item(
     is_admin: bool,
     now: DateTime<Utc>,
 ) -> Result<WriteReply> {
-    let item = review_rows::load_item(connection, id)
+    let item = review_rows::load_item(&mut *connection, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no review item with id {id:?}")))?;
     let mut transition = review::apply(&item, command, actor, is_admin, now)?;
