@@ -1,10 +1,13 @@
-//! Bearer-token authentication and per-RPC roles, as a tower layer in front of every service.
+//! Authentication (bearer tokens or TLS client certificates) and per-RPC roles, as a tower layer
+//! in front of every service.
 //!
 //! Tokens come from config as `[[auth.tokens]]` with a name, the hex SHA-256 of the secret (or the
 //! plain secret, for development) and roles. The presented token is hashed and compared with every
-//! configured digest in constant time. The authenticated [`Caller`] is put into the request's
-//! extensions for handlers (the review queue records who acted). Health checks and reflection stay
-//! open.
+//! configured digest in constant time. Client certificates (when `[tls] client_ca` is set, rustls
+//! has already verified the chain) are named by `[[auth.clients]]`: the SHA-256 fingerprint of the
+//! certificate, a name and roles. A bearer token, when present, decides. The authenticated
+//! [`Caller`] is put into the request's extensions for handlers (the review queue records who
+//! acted). Health checks and reflection stay open.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -13,6 +16,7 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower::{Layer, Service};
 
 use crate::error::{Error, Result};
@@ -44,6 +48,26 @@ pub struct TokenConfig {
     pub roles: Vec<Role>,
 }
 
+/// One `[[auth.clients]]` table: a TLS client certificate and who it is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertConfig {
+    pub name: String,
+    /// SHA-256 fingerprint of the certificate (DER), hex; colons allowed.
+    pub cert_sha256: String,
+    pub roles: Vec<Role>,
+}
+
+/// `[auth]`: who may call.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `[[auth.tokens]]` tables.
+    pub tokens: Vec<TokenConfig>,
+    /// `[[auth.clients]]` tables (needs `[tls] client_ca`).
+    pub clients: Vec<ClientCertConfig>,
+}
+
 /// Who is calling, as established by the auth layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -65,21 +89,43 @@ impl Caller {
     }
 }
 
-struct TokenEntry {
+/// A token's or a certificate's digest and the caller it stands for.
+struct Entry {
     name: String,
     digest: [u8; 32],
     roles: Vec<Role>,
 }
 
-/// The configured tokens, ready for lookups.
-pub struct TokenTable {
-    entries: Vec<TokenEntry>,
+impl Entry {
+    fn caller(&self) -> Caller {
+        Caller {
+            name: self.name.clone(),
+            roles: self.roles.clone(),
+        }
+    }
 }
 
-impl TokenTable {
-    pub fn from_config(tokens: &[TokenConfig]) -> Result<TokenTable> {
-        let mut entries = Vec::with_capacity(tokens.len());
-        for (i, token) in tokens.iter().enumerate() {
+/// Checks every entry so timing reveals nothing about which one matched.
+fn find(entries: &[Entry], digest: &[u8; 32]) -> Option<Caller> {
+    let mut found = None;
+    for entry in entries {
+        if bool::from(entry.digest.ct_eq(digest)) {
+            found = Some(entry.caller());
+        }
+    }
+    found
+}
+
+/// The configured tokens and client certificates, ready for lookups.
+pub struct Credentials {
+    tokens: Vec<Entry>,
+    certificates: Vec<Entry>,
+}
+
+impl Credentials {
+    pub fn from_config(config: &AuthConfig) -> Result<Credentials> {
+        let mut tokens = Vec::with_capacity(config.tokens.len());
+        for (i, token) in config.tokens.iter().enumerate() {
             let place = format!("auth.tokens[{i}] ({:?})", token.name);
             let digest = match (&token.token_sha256, &token.token) {
                 (Some(hex_digest), None) => {
@@ -99,32 +145,46 @@ impl TokenTable {
             if token.roles.is_empty() {
                 return Err(Error::Config(format!("{place}: roles must not be empty")));
             }
-            entries.push(TokenEntry {
+            tokens.push(Entry {
                 name: token.name.clone(),
                 digest,
                 roles: token.roles.clone(),
             });
         }
-        Ok(TokenTable { entries })
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// The caller owning `secret`, checking every entry so timing reveals nothing.
-    pub fn authenticate(&self, secret: &str) -> Option<Caller> {
-        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        let mut found = None;
-        for entry in &self.entries {
-            if bool::from(entry.digest.ct_eq(&digest)) {
-                found = Some(Caller {
-                    name: entry.name.clone(),
-                    roles: entry.roles.clone(),
-                });
+        let mut certificates = Vec::with_capacity(config.clients.len());
+        for (i, client) in config.clients.iter().enumerate() {
+            let place = format!("auth.clients[{i}] ({:?})", client.name);
+            let digest = crate::tls::parse_fingerprint(&client.cert_sha256).ok_or_else(|| {
+                Error::Config(format!("{place}: cert_sha256 must be 64 hex digits"))
+            })?;
+            if client.roles.is_empty() {
+                return Err(Error::Config(format!("{place}: roles must not be empty")));
             }
+            certificates.push(Entry {
+                name: client.name.clone(),
+                digest,
+                roles: client.roles.clone(),
+            });
         }
-        found
+        Ok(Credentials {
+            tokens,
+            certificates,
+        })
+    }
+
+    /// No tokens and no client certificates: the open development mode.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty() && self.certificates.is_empty()
+    }
+
+    /// The caller owning `secret`.
+    pub fn authenticate(&self, secret: &str) -> Option<Caller> {
+        find(&self.tokens, &Sha256::digest(secret.as_bytes()).into())
+    }
+
+    /// The caller a verified client certificate (DER) stands for.
+    pub fn authenticate_certificate(&self, der: &[u8]) -> Option<Caller> {
+        find(&self.certificates, &Sha256::digest(der).into())
     }
 }
 
@@ -159,39 +219,64 @@ fn bearer_token<B>(request: &http::Request<B>) -> Option<&str> {
         .then_some(token.trim())
 }
 
+/// The leaf certificate the client presented, already verified against `[tls] client_ca`.
+fn client_certificate<B>(request: &http::Request<B>) -> Option<Vec<u8>> {
+    let certificates = request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()?
+        .peer_certs()?;
+    certificates.first().map(|der| der.to_vec())
+}
+
 /// Tower layer that authenticates and authorizes every request.
 #[derive(Clone)]
 pub struct AuthLayer {
-    tokens: Arc<TokenTable>,
+    credentials: Arc<Credentials>,
 }
 
 impl AuthLayer {
-    pub fn new(tokens: TokenTable) -> AuthLayer {
+    pub fn new(credentials: Credentials) -> AuthLayer {
         AuthLayer {
-            tokens: Arc::new(tokens),
+            credentials: Arc::new(credentials),
+        }
+    }
+
+    fn authenticate<B>(&self, request: &http::Request<B>) -> std::result::Result<Caller, Error> {
+        if let Some(token) = bearer_token(request) {
+            return self
+                .credentials
+                .authenticate(token)
+                .ok_or_else(|| Error::Unauthenticated("unknown token".into()));
+        }
+        match client_certificate(request) {
+            Some(der) => self
+                .credentials
+                .authenticate_certificate(&der)
+                .ok_or_else(|| {
+                    Error::Unauthenticated(format!(
+                        "client certificate {} is not listed in [[auth.clients]]",
+                        crate::tls::certificate_fingerprint(&der)
+                    ))
+                }),
+            None => Err(Error::Unauthenticated(
+                "missing `authorization: Bearer <token>` metadata or a client certificate".into(),
+            )),
         }
     }
 
     fn check<B>(&self, request: &http::Request<B>) -> std::result::Result<Caller, Error> {
-        let required = required_role(request.uri().path());
-        if self.tokens.is_empty() {
+        if self.credentials.is_empty() {
             return Ok(Caller::anonymous());
         }
-        let Some(required) = required else {
+        let Some(required) = required_role(request.uri().path()) else {
             return Ok(Caller::anonymous());
         };
-        let token = bearer_token(request).ok_or_else(|| {
-            Error::Unauthenticated("missing `authorization: Bearer <token>` metadata".into())
-        })?;
-        let caller = self
-            .tokens
-            .authenticate(token)
-            .ok_or_else(|| Error::Unauthenticated("unknown token".into()))?;
+        let caller = self.authenticate(request)?;
         if caller.has_role(required) {
             Ok(caller)
         } else {
             Err(Error::PermissionDenied(format!(
-                "token {:?} lacks the {required:?} role this method needs",
+                "{:?} lacks the {required:?} role this method needs",
                 caller.name
             )))
         }
@@ -253,21 +338,28 @@ where
 mod tests {
     use super::*;
 
-    fn table() -> TokenTable {
-        TokenTable::from_config(&[
-            TokenConfig {
-                name: "bot".into(),
-                token_sha256: Some(hex::encode(Sha256::digest(b"s3cret"))),
-                token: None,
+    fn table() -> Credentials {
+        Credentials::from_config(&AuthConfig {
+            tokens: vec![
+                TokenConfig {
+                    name: "bot".into(),
+                    token_sha256: Some(hex::encode(Sha256::digest(b"s3cret"))),
+                    token: None,
+                    roles: vec![Role::Ingest],
+                },
+                TokenConfig {
+                    name: "boss".into(),
+                    token_sha256: None,
+                    token: Some("admin-secret".into()),
+                    roles: vec![Role::Admin],
+                },
+            ],
+            clients: vec![ClientCertConfig {
+                name: "billing".into(),
+                cert_sha256: hex::encode(Sha256::digest(b"certificate der")),
                 roles: vec![Role::Ingest],
-            },
-            TokenConfig {
-                name: "boss".into(),
-                token_sha256: None,
-                token: Some("admin-secret".into()),
-                roles: vec![Role::Admin],
-            },
-        ])
+            }],
+        })
         .unwrap()
     }
 
@@ -285,6 +377,11 @@ mod tests {
                 .has_role(Role::Reviewer)
         );
         assert!(table.authenticate("wrong").is_none());
+        let billing = table.authenticate_certificate(b"certificate der").unwrap();
+        assert_eq!(billing.name, "billing");
+        assert!(billing.has_role(Role::Ingest) && !billing.has_role(Role::Agent));
+        assert!(table.authenticate_certificate(b"another").is_none());
+        assert!(table.authenticate("certificate der").is_none());
     }
 
     #[test]
@@ -312,6 +409,20 @@ mod tests {
             token: None,
             roles: vec![Role::Agent],
         };
-        assert!(TokenTable::from_config(&[config]).is_err());
+        let auth = AuthConfig {
+            tokens: vec![config],
+            clients: Vec::new(),
+        };
+        assert!(Credentials::from_config(&auth).is_err());
+        let auth = AuthConfig {
+            tokens: Vec::new(),
+            clients: vec![ClientCertConfig {
+                name: "x".into(),
+                cert_sha256: "12:34".into(),
+                roles: vec![Role::Agent],
+            }],
+        };
+        let error = Credentials::from_config(&auth).err().unwrap().to_string();
+        assert!(error.contains("auth.clients[0]"), "{error}");
     }
 }

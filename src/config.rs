@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use chrono::TimeDelta;
 use serde::Deserialize;
 
-use crate::auth::TokenConfig;
+use crate::auth::AuthConfig;
 use crate::error::{Error, Result};
 use crate::overload::OverloadConfig;
 use crate::signals::dedup::DedupParams;
 use crate::signals::repeats::HistoryParams;
+use crate::tls::TlsConfig;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_DATA_DIR: &str = "./triage-data";
@@ -37,6 +38,15 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics at http://ADDRESS/metrics (keep it on loopback) [default: off].
     #[arg(long, env = "TRIAGE_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve TLS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "TRIAGE_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TRIAGE_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Accept client certificates signed by these PEM CA certificates (mTLS).
+    #[arg(long, env = "TRIAGE_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 /// Size limits on what clients may send. Every limit is counted in Unicode characters.
@@ -65,13 +75,6 @@ impl Default for Limits {
             max_resolution_chars: 20_000,
         }
     }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    /// `[[auth.tokens]]` tables.
-    pub tokens: Vec<TokenConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +185,7 @@ pub struct FileConfig {
     pub review: ReviewConfig,
     pub overload: OverloadConfig,
     pub metrics_listen: Option<SocketAddr>,
+    pub tls: TlsConfig,
 }
 
 impl FileConfig {
@@ -204,6 +208,7 @@ pub struct Settings {
     pub review: ReviewConfig,
     pub overload: OverloadConfig,
     pub metrics_listen: Option<SocketAddr>,
+    pub tls: TlsConfig,
 }
 
 impl Settings {
@@ -218,6 +223,10 @@ impl Settings {
                 "[review] lease_minutes must be between 1 and 1440".into(),
             ));
         }
+        let mut tls = file.tls;
+        tls.cert = args.tls_cert.clone().or(tls.cert);
+        tls.key = args.tls_key.clone().or(tls.key);
+        tls.client_ca = args.tls_client_ca.clone().or(tls.client_ca);
         let mut limits = file.limits;
         if let Some(max) = args.max_text_chars {
             limits.max_text_chars = max;
@@ -240,6 +249,7 @@ impl Settings {
             review: file.review,
             overload: file.overload,
             metrics_listen: args.metrics_listen.or(file.metrics_listen),
+            tls,
         })
     }
 

@@ -16,7 +16,8 @@
 //! - [`review`]: the review queues' state machine (claim, lease, decide, reopen, audit).
 //! - [`satisfaction`]: NPS / CSAT / CES math, churn risk, report buckets and grouping.
 //! - [`store`]: the SQLite system of record, its writer task and migrations.
-//! - [`auth`]: bearer tokens, roles, the auth layer.
+//! - [`auth`]: bearer tokens, client certificates, roles, the auth layer.
+//! - [`tls`]: TLS and mTLS settings of the server and the client commands.
 //! - [`overload`]: load shedding: concurrent requests, watch streams, per-token rates.
 //! - [`telemetry`]: gRPC and domain metrics, the Prometheus endpoint.
 //! - [`config`]: flags, `TRIAGE_*` environment variables and the TOML file.
@@ -44,6 +45,7 @@ pub mod signals;
 pub mod store;
 pub mod telemetry;
 pub mod text;
+pub mod tls;
 
 /// Code generated from `proto/triage/v1/*.proto`.
 pub mod pb {

@@ -17,7 +17,7 @@ use crate::api::feedback::FeedbackApi;
 use crate::api::review::{ReviewApi, stopped};
 use crate::api::satisfaction::SatisfactionApi;
 use crate::api::search::SearchApi;
-use crate::auth::{AuthLayer, TokenTable};
+use crate::auth::{AuthLayer, Credentials};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::ingest::Ingestor;
@@ -38,14 +38,19 @@ const SMALL_REQUEST_BYTES: usize = 256 * 1024;
 const LARGE_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Refuses configurations that would expose an unauthenticated server to the network.
-fn check_exposure(settings: &Settings, tokens: &TokenTable, address: SocketAddr) -> Result<()> {
-    if !tokens.is_empty() {
+fn check_exposure(
+    settings: &Settings,
+    credentials: &Credentials,
+    address: SocketAddr,
+) -> Result<()> {
+    if !credentials.is_empty() {
         return Ok(());
     }
     if address.ip().is_loopback() {
         tracing::warn!(
             %address,
-            "no auth tokens configured: every caller has every role (loopback only)"
+            "no auth tokens or client certificates configured: every caller has every role \
+             (loopback only)"
         );
         Ok(())
     } else if settings.insecure_no_auth {
@@ -65,8 +70,14 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let tokens = TokenTable::from_config(&settings.auth.tokens)?;
-    check_exposure(&settings, &tokens, listener.local_addr()?)?;
+    let credentials = Credentials::from_config(&settings.auth)?;
+    check_exposure(&settings, &credentials, listener.local_addr()?)?;
+    if !settings.auth.clients.is_empty() && settings.tls.client_ca.is_none() {
+        return Err(Error::Config(
+            "[[auth.clients]] needs [tls] client_ca to verify client certificates".into(),
+        ));
+    }
+    let tls = settings.tls.server_config()?;
     let lexicons = Lexicons::load(settings.signals.lexicon_dir.as_deref())?;
     let store_options = StoreOptions {
         dedup: settings.signals.dedup_params(),
@@ -148,12 +159,23 @@ pub async fn serve(
 
     // Layers: the first added is the outermost. Metrics see everything, auth names the caller,
     // then load shedding (per-token rates need the caller).
-    let served = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| Error::Config(format!("[tls]: {e}")))?;
+        tracing::info!(
+            client_certificates = settings.tls.client_ca.is_some(),
+            required = settings.tls.requires_client_certificates(),
+            "serving gRPC over TLS"
+        );
+    }
+    let served = builder
         .timeout(Duration::from_secs(
             settings.overload.request_timeout_seconds.max(1),
         ))
         .layer(crate::telemetry::GrpcMetricsLayer)
-        .layer(AuthLayer::new(tokens))
+        .layer(AuthLayer::new(credentials))
         .layer(OverloadLayer::new(&settings.overload))
         .add_service(health_service)
         .add_service(reflection)
@@ -246,12 +268,12 @@ pub async fn termination_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{Role, TokenConfig};
+    use crate::auth::{AuthConfig, Role, TokenConfig};
 
     #[test]
     fn no_tokens_means_loopback_only() {
         let mut settings = Settings::with_data_dir("unused");
-        let open = TokenTable::from_config(&[]).unwrap();
+        let open = Credentials::from_config(&AuthConfig::default()).unwrap();
         let public: SocketAddr = "10.1.2.3:50051".parse().unwrap();
         assert!(check_exposure(&settings, &open, "127.0.0.1:50051".parse().unwrap()).is_ok());
         assert!(check_exposure(&settings, &open, "[::1]:50051".parse().unwrap()).is_ok());
@@ -260,12 +282,15 @@ mod tests {
         settings.insecure_no_auth = true;
         assert!(check_exposure(&settings, &open, public).is_ok());
         settings.insecure_no_auth = false;
-        let guarded = TokenTable::from_config(&[TokenConfig {
-            name: "bot".into(),
-            token_sha256: None,
-            token: Some("secret".into()),
-            roles: vec![Role::Ingest],
-        }])
+        let guarded = Credentials::from_config(&AuthConfig {
+            tokens: vec![TokenConfig {
+                name: "bot".into(),
+                token_sha256: None,
+                token: Some("secret".into()),
+                roles: vec![Role::Ingest],
+            }],
+            clients: Vec::new(),
+        })
         .unwrap();
         assert!(check_exposure(&settings, &guarded, public).is_ok());
     }

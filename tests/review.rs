@@ -652,10 +652,7 @@ async fn a_reviewer_works_the_queue_from_the_terminal() {
     flag_item(&server, "cli-1", "cust-cli", EXTORTION).await;
     let as_reviewer = |action| ReviewArgs {
         action,
-        connection: ConnectionArgs {
-            server: server.url(),
-            token: Some("reviewer9-secret".into()),
-        },
+        connection: ConnectionArgs::new(server.url(), Some("reviewer9-secret".into())),
     };
     let listed = run(&as_reviewer(ReviewAction::List {
         queue: QueueArg::Suspicious,

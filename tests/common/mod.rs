@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -23,6 +23,8 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Client TLS settings when the server serves TLS.
+    tls: Option<ClientTlsConfig>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<triage::error::Result<()>>,
 }
@@ -34,6 +36,15 @@ impl TestServer {
     }
 
     pub async fn start_with(settings: Settings) -> TestServer {
+        Self::start_serving(settings, None).await
+    }
+
+    /// Starts a TLS server; `client` is how this harness's own channels connect.
+    pub async fn start_tls(settings: Settings, client: ClientTlsConfig) -> TestServer {
+        Self::start_serving(settings, Some(client)).await
+    }
+
+    async fn start_serving(settings: Settings, tls: Option<ClientTlsConfig>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -44,6 +55,7 @@ impl TestServer {
         }));
         let server = TestServer {
             addr,
+            tls,
             stop: Some(stop),
             task,
         };
@@ -54,7 +66,7 @@ impl TestServer {
     async fn wait_until_serving(&self) {
         let started = Instant::now();
         loop {
-            if let Ok(channel) = Channel::from_shared(self.url()).unwrap().connect().await {
+            if let Ok(channel) = self.endpoint().connect().await {
                 let reply = HealthClient::new(channel)
                     .check(HealthCheckRequest {
                         service: String::new(),
@@ -72,12 +84,21 @@ impl TestServer {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The endpoint of this server, with the harness's TLS settings when it serves TLS.
+    pub fn endpoint(&self) -> Endpoint {
+        let endpoint = Channel::from_shared(self.url()).unwrap();
+        match &self.tls {
+            Some(tls) => endpoint.tls_config(tls.clone()).expect("client TLS"),
+            None => endpoint,
+        }
     }
 
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(self.url())
-            .unwrap()
+        self.endpoint()
             .connect()
             .await
             .expect("connect to test server")
