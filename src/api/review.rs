@@ -228,7 +228,8 @@ fn encode_page_token(item: &ReviewItem, filter: &ReviewFilter) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).expect("a page token serializes"))
 }
 
-fn list_request(request: &pb::ListReviewItemsRequest) -> Result<(ReviewFilter, usize)> {
+/// Validates a list request: its filter and page size.
+pub fn list_request(request: &pb::ListReviewItemsRequest) -> Result<(ReviewFilter, usize)> {
     let mut violations = Vec::new();
     let queue = optional_queue(request.queue, &mut violations);
     let filter = ReviewFilter {
@@ -271,7 +272,8 @@ fn list_request(request: &pb::ListReviewItemsRequest) -> Result<(ReviewFilter, u
     }
 }
 
-fn lease_from_proto(
+/// The requested lease, or `default`; refuses leases outside 1 s..24 h.
+pub fn lease_from_proto(
     lease: Option<&prost_types::Duration>,
     default: TimeDelta,
 ) -> Result<TimeDelta> {

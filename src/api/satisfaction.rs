@@ -39,7 +39,8 @@ fn survey_to_proto(response: SurveyResponse) -> pb::SurveyResponse {
     }
 }
 
-fn survey_from_proto(
+/// Validates and converts a survey response (every field violation at once).
+pub fn survey_from_proto(
     response: Option<pb::SurveyResponse>,
     limits: &Limits,
 ) -> Result<SurveyResponse> {
@@ -106,7 +107,8 @@ fn survey_from_proto(
     }
 }
 
-fn report_request(request: pb::GetSatisfactionReportRequest) -> Result<ReportRequest> {
+/// Validates and converts a report request (every field violation at once).
+pub fn report_request(request: pb::GetSatisfactionReportRequest) -> Result<ReportRequest> {
     let mut violations = Vec::new();
     let mut time = |value: &Option<prost_types::Timestamp>, field: &str| match value {
         None => {

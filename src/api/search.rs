@@ -78,7 +78,8 @@ fn filter_from_proto(
     }
 }
 
-fn request_from_proto(request: pb::SearchFeedbackRequest) -> Result<SearchRequest, Error> {
+/// Validates and converts a search request (every field violation at once).
+pub fn request_from_proto(request: pb::SearchFeedbackRequest) -> Result<SearchRequest, Error> {
     let mut violations = Vec::new();
     let filter = filter_from_proto(request.filter, &mut violations);
     let order = match pb::SearchOrder::try_from(request.order_by) {

@@ -26,6 +26,7 @@ use triage::pb::search_service_client::SearchServiceClient;
 
 mod ceiling;
 mod postgres;
+mod soak;
 
 #[derive(Parser)]
 #[command(
@@ -71,6 +72,17 @@ struct Args {
     /// against PostgreSQL full-text search (a cluster started in a temp dir), and print ratios.
     #[arg(long)]
     baselines: bool,
+    /// Instead of the scenarios: import `--items`, then run mixed ingest, search and review load
+    /// for this many minutes at `--soak-load` of the capacity measured first.
+    #[arg(long)]
+    soak_minutes: Option<u64>,
+    /// Share of the measured capacity the soak runs at.
+    #[arg(long, default_value_t = 0.8)]
+    soak_load: f64,
+    /// Process id of the `--server` whose RSS the soak reports [default: this process, when the
+    /// server runs in-process].
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -523,11 +535,8 @@ async fn main() -> anyhow::Result<()> {
             url
         }
     };
-    let (channel, token) = connect(&ConnectionArgs {
-        server: server_url.clone(),
-        token: args.token.clone(),
-    })
-    .await?;
+    let (channel, token) =
+        connect(&ConnectionArgs::new(server_url.clone(), args.token.clone())).await?;
     let mut client = FeedbackServiceClient::with_interceptor(channel.clone(), token.clone());
     let customers = args.customers.unwrap_or((args.items / 4).max(1_000));
     let mut corpus = CorpusGenerator::new(args.seed, customers);
@@ -537,6 +546,23 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let mut results = bulk(&mut client, &mut corpus, 0, args.items).await?;
+    if let Some(minutes) = args.soak_minutes {
+        print_table(&results);
+        let server_pid = args
+            .server_pid
+            .or(in_process.as_ref().map(|_| std::process::id()));
+        soak::run(
+            &channel,
+            &token,
+            corpus,
+            args.items,
+            minutes,
+            args.soak_load,
+            server_pid,
+        )
+        .await?;
+        return stop_in_process(in_process).await;
+    }
     let mut next = args.items;
     for &level in &args.concurrency {
         results.push(unary(&client, &mut corpus, next, args.unary_items, level.max(1)).await?);
@@ -588,7 +614,17 @@ async fn main() -> anyhow::Result<()> {
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
     }
-    if let Some((_dir, stop, task)) = in_process {
+    stop_in_process(in_process).await
+}
+
+type InProcessServer = (
+    tempfile::TempDir,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<triage::error::Result<()>>,
+);
+
+async fn stop_in_process(server: Option<InProcessServer>) -> anyhow::Result<()> {
+    if let Some((_dir, stop, task)) = server {
         let _ = stop.send(());
         task.await??;
     }
