@@ -5,8 +5,12 @@
 //! lone operators, pasted control characters and kilobytes of text must give a sensible search,
 //! never an error; and every clause must be analyzed by each field's own analyzer.
 
+use std::ops::Bound;
+
 use tantivy::Term;
-use tantivy::query::{AllQuery, BooleanQuery, Occur, PhraseQuery, Query, RegexQuery, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query, TermQuery,
+};
 use tantivy::schema::{Field, IndexRecordOption};
 
 use super::schema::TextFields;
@@ -107,8 +111,10 @@ fn field_query(field: Field, tokenizer: &str, text: &str) -> Option<Box<dyn Quer
     }
 }
 
+/// Every term starting with `prefix`: the range of the term dictionary from the prefix up to
+/// the first byte string after all its extensions. A range walks the sorted dictionary directly,
+/// where a regular expression would first compile an automaton (milliseconds per field).
 fn prefix_query(field: Field, prefix: &str) -> Option<Box<dyn Query>> {
-    // Only word characters survive, so the pattern needs no escaping.
     let prefix: String = normalize(prefix)
         .chars()
         .filter(|c| c.is_alphanumeric())
@@ -116,9 +122,14 @@ fn prefix_query(field: Field, prefix: &str) -> Option<Box<dyn Query>> {
     if prefix.chars().count() < MIN_PREFIX_CHARS {
         return None;
     }
-    RegexQuery::from_pattern(&format!("{prefix}.*"), field)
-        .ok()
-        .map(|q| Box::new(q) as Box<dyn Query>)
+    // UTF-8 never contains 0xFF, so raising the last byte gives the successor of every
+    // extension of the prefix.
+    let mut after = prefix.as_bytes().to_vec();
+    *after.last_mut()? += 1;
+    Some(Box::new(InvertedIndexRangeQuery::new(
+        Bound::Included(Term::from_field_text(field, &prefix)),
+        Bound::Excluded(Term::from_field_bytes(field, &after)),
+    )))
 }
 
 /// A clause matched in any of the fields; `None` when it analyzes to nothing (a stop word,

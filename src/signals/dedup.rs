@@ -192,10 +192,39 @@ pub fn signature_from_bytes(bytes: &[u8]) -> Vec<u32> {
 /// make every new member compare against all of them; the newest few suffice to find the cluster.
 const MAX_PER_BUCKET: usize = 32;
 
-/// The most candidates sharing a single band that are verified.
+/// How far below the verification threshold a candidate's one-bit estimate may fall and still be
+/// verified. The estimate's standard deviation is about 0.053 at J = 0.8 and 0.063 at J = 0.7
+/// (128 bits), so a pair at J ≥ 0.8 is dropped with a probability near 1e-6, while chance
+/// collisions of texts sharing stock phrases are mostly not read from the store at all.
+const SKETCH_MARGIN: f64 = 0.15;
+
+/// Items the sketch table grows by at a time.
+const SKETCH_GROWTH: usize = 1 << 16;
+
+/// The most candidates sharing a single band that are verified (the newest that pass the sketch).
 const MAX_SINGLE_BAND: usize = 4;
 
-/// LSH tables: for each band of a signature, which items share it.
+/// One bit of each MinHash slot (its lowest): two items agree on a slot's bit with probability
+/// (1 + J) / 2, so 16 bytes per item estimate J well enough to skip candidates that cannot be
+/// near-duplicates, in memory, before the store is asked for their full signatures
+/// (b-bit minwise hashing, Li and König 2010).
+pub fn sketch(signature: &[u32]) -> u128 {
+    signature
+        .iter()
+        .take(128)
+        .enumerate()
+        .fold(0u128, |bits, (slot, value)| {
+            bits | (u128::from(value & 1) << slot)
+        })
+}
+
+/// The Jaccard similarity estimated from two sketches of `slots` bits.
+fn sketch_similarity(a: u128, b: u128, slots: u32) -> f64 {
+    let agree = slots - (a ^ b).count_ones();
+    (2.0 * f64::from(agree) / f64::from(slots) - 1.0).max(0.0)
+}
+
+/// LSH tables: for each band of a signature, which items share it, and each item's sketch.
 ///
 /// Entries are `band key << 32 | item` in one sorted vector (8 bytes per item per band, no
 /// per-bucket allocation), plus a small hash map of recent entries that is merged into the
@@ -211,6 +240,10 @@ pub struct LshTables {
     directory_bits: u32,
     recent: FxHashMap<u32, Vec<u32>>,
     recent_entries: usize,
+    /// [`sketch`] of each item, by item number.
+    sketches: Vec<u128>,
+    /// Candidates whose sketch estimates less than this are not worth verifying.
+    sketch_floor: f64,
 }
 
 impl LshTables {
@@ -227,7 +260,20 @@ impl LshTables {
             directory_bits: 0,
             recent: FxHashMap::default(),
             recent_entries: 0,
+            sketches: Vec::new(),
+            sketch_floor: params.threshold - SKETCH_MARGIN,
         }
+    }
+
+    fn set_sketch(&mut self, item: u32, signature: &[u32]) {
+        let index = item as usize;
+        if self.sketches.len() <= index {
+            // Grown in steps of 64 Ki items rather than doubled: the slack stays under 1 MiB.
+            let wanted = (index + 1).next_multiple_of(SKETCH_GROWTH);
+            self.sketches.reserve_exact(wanted - self.sketches.len());
+            self.sketches.resize(wanted, 0);
+        }
+        self.sketches[index] = sketch(signature);
     }
 
     fn keys<'a>(&self, signature: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
@@ -247,6 +293,7 @@ impl LshTables {
     }
 
     pub fn insert(&mut self, item: u32, signature: &[u32]) {
+        self.set_sketch(item, signature);
         let keys: Vec<u32> = self.keys(signature).collect();
         for key in keys {
             self.recent.entry(key).or_default().push(item);
@@ -260,6 +307,7 @@ impl LshTables {
     /// Adds an item without keeping the table sorted (the start-up rebuild: one sort at the end
     /// instead of many merges). Call [`LshTables::seal`] before the next lookup.
     pub fn push_unsorted(&mut self, item: u32, signature: &[u32]) {
+        self.set_sketch(item, signature);
         let keys: Vec<u32> = self.keys(signature).collect();
         self.sorted.extend(
             keys.into_iter()
@@ -271,6 +319,7 @@ impl LshTables {
     pub fn seal(&mut self) {
         self.sorted.sort_unstable();
         self.sorted.shrink_to_fit();
+        self.sketches.shrink_to_fit();
         self.rebuild_directory();
     }
 
@@ -324,8 +373,11 @@ impl LshTables {
         self.rebuild_directory();
     }
 
-    /// Items sharing at least one band with `signature`, most shared bands first.
+    /// Items sharing at least one band with `signature` whose sketch does not rule out a
+    /// near-duplicate, most shared bands first.
     pub fn candidates(&self, signature: &[u32]) -> Vec<u32> {
+        let wanted = sketch(signature);
+        let slots = signature.len().min(128) as u32;
         let mut counts: FxHashMap<u32, u32> = FxHashMap::default();
         for key in self.keys(signature) {
             let slot = self.slot(key);
@@ -346,12 +398,23 @@ impl LshTables {
                 *counts.entry(item).or_default() += 1;
             }
         }
-        let mut found: Vec<(u32, u32)> = counts.into_iter().collect();
+        // Items sharing bands by chance (a pair at J = 0.5 shares a given band with probability
+        // 0.016, and a text has many such neighbours in a large store) mostly show it in their
+        // sketch: they are dropped here instead of being read from the store.
+        let mut found: Vec<(u32, u32)> = counts
+            .into_iter()
+            .filter(|(item, _)| {
+                let sketch = self
+                    .sketches
+                    .get(*item as usize)
+                    .copied()
+                    .unwrap_or_default();
+                sketch_similarity(wanted, sketch, slots) >= self.sketch_floor
+            })
+            .collect();
         found.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-        // Items sharing one band are mostly chance collisions (a pair at J = 0.5 shares a given
-        // band with probability 0.016, and a text has many such neighbours in a large store);
-        // a near-duplicate at J ≥ 0.8 shares five bands on average. Verify every item sharing
-        // two or more bands, but only the few newest sharing one.
+        // A near-duplicate at J ≥ 0.8 shares five bands on average: verify every item sharing
+        // two or more, but only the newest few sharing one.
         let mut single = 0;
         found
             .into_iter()
@@ -373,7 +436,10 @@ impl LshTables {
             .values()
             .map(|items| items.capacity() * 4 + 24 + 8)
             .sum();
-        self.sorted.capacity() * 8 + self.directory.capacity() * 4 + recent
+        self.sorted.capacity() * 8
+            + self.directory.capacity() * 4
+            + self.sketches.capacity() * 16
+            + recent
     }
 }
 
@@ -431,6 +497,22 @@ mod tests {
         assert!(found.contains(&1));
         assert!(!found.contains(&2));
         assert!(tables.sorted.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn sketches_estimate_similarity_roughly() {
+        let a = fingerprint(TEXT, 4).signature;
+        let edited = fingerprint(&TEXT.replace("три дня", "неделю"), 4).signature;
+        let other = fingerprint(
+            "Приложение вылетает при оплате картой, деньги списываются дважды, поддержка молчит.",
+            4,
+        )
+        .signature;
+        assert_eq!(sketch_similarity(sketch(&a), sketch(&a), 128), 1.0);
+        let near = sketch_similarity(sketch(&a), sketch(&edited), 128);
+        let exact = estimated_similarity(&a, &edited);
+        assert!((near - exact).abs() < 0.25, "{near} vs {exact}");
+        assert!(sketch_similarity(sketch(&a), sketch(&other), 128) < 0.45);
     }
 
     #[test]

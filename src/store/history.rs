@@ -7,12 +7,14 @@
 //! rolls back they may keep entries for items that were never stored, which is harmless: every
 //! candidate is verified against the stored signature before it counts.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use rustc_hash::{FxHashMap, FxHashSet};
 use sqlx::Row;
-use sqlx::sqlite::SqliteConnection;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
 use super::rows;
 use crate::error::{Error, Result};
@@ -27,6 +29,50 @@ const MAX_HISTORY: i64 = 200;
 const MAX_CANDIDATES: usize = 32;
 /// Evidence of a duplicate quotes the text up to this many characters.
 const MAX_EVIDENCE_CHARS: usize = 1000;
+/// New items whose history one statement reads (four parameters each).
+const HISTORY_ITEMS_PER_READ: usize = 200;
+/// Candidates whose stored rows one statement reads.
+const CANDIDATES_PER_READ: usize = 500;
+
+/// A stored item as the duplicate check compares it.
+#[derive(Debug, Clone)]
+struct CandidateRow {
+    feedback_id: String,
+    customer_id: String,
+    words: i64,
+    text_hash: i64,
+    signature: Vec<u32>,
+    cluster_id: String,
+}
+
+impl CandidateRow {
+    fn from_row(row: &SqliteRow) -> Result<CandidateRow> {
+        Ok(CandidateRow {
+            feedback_id: row.try_get("feedback_id")?,
+            customer_id: row.try_get("customer_id")?,
+            words: row.try_get("words")?,
+            text_hash: row.try_get("text_hash")?,
+            signature: dedup::signature_from_bytes(row.try_get("signature")?),
+            cluster_id: row.try_get("cluster_id")?,
+        })
+    }
+}
+
+/// What one write batch reads before its first item (one statement for all its items instead
+/// of one per item and question: every statement is a round trip to SQLite's thread), kept
+/// current with what the batch's own items add.
+#[derive(Default)]
+pub(super) struct BatchView {
+    /// Each new item's stored history, by the item's position in the batch.
+    history: HashMap<usize, Vec<PastItem>>,
+    /// Items stored earlier in this batch, by customer.
+    added_history: HashMap<String, Vec<PastItem>>,
+    /// Stored rows of the LSH candidates of the batch's items, and of its own stored items.
+    candidates: FxHashMap<u32, CandidateRow>,
+}
+
+/// A new item of a batch: its position, the item and its fingerprint.
+pub(super) type NewItem<'a> = (usize, &'a Feedback, &'a Fingerprint);
 
 pub(super) struct SignalState {
     dedup: DedupParams,
@@ -80,18 +126,44 @@ impl SignalState {
         Ok(state)
     }
 
+    /// Reads the stored history and duplicate candidates of a batch's new items.
+    pub async fn prefetch(
+        &self,
+        connection: &mut SqliteConnection,
+        items: &[NewItem<'_>],
+    ) -> Result<BatchView> {
+        let mut view = BatchView::default();
+        for chunk in items.chunks(HISTORY_ITEMS_PER_READ) {
+            for (position, past) in customer_histories(connection, chunk, &self.history).await? {
+                view.history.insert(position, past);
+            }
+        }
+        let mut wanted: FxHashSet<u32> = FxHashSet::default();
+        for (_, _, fingerprint) in items {
+            if fingerprint.text.words >= self.dedup.min_words {
+                let mut candidates = self.lsh.candidates(&fingerprint.text.signature);
+                candidates.truncate(MAX_CANDIDATES);
+                wanted.extend(candidates);
+            }
+        }
+        let wanted: Vec<u32> = wanted.into_iter().collect();
+        view.candidates = candidate_rows(connection, &wanted).await?;
+        Ok(view)
+    }
+
     /// Adds the history flags of a new item (not yet inserted) and its cluster id; puts an
     /// earlier item into the new cluster when it is the cluster's first member.
     pub async fn judge(
         &self,
         connection: &mut SqliteConnection,
+        view: &mut BatchView,
+        position: usize,
         feedback: &mut Feedback,
         fingerprint: &Fingerprint,
         next_sequence: &mut i64,
     ) -> Result<()> {
         let created_at = feedback.created_at;
-        let past =
-            customer_history(connection, &feedback.customer_id, created_at, &self.history).await?;
+        let past = view.history_of(position, &feedback.customer_id, created_at, &self.history);
         let mut flags: Vec<Flag> = Vec::new();
         if is_complaint(feedback.kind, feedback.analysis.sentiment) {
             flags.extend(repeats::repeat_complaint(
@@ -106,7 +178,7 @@ impl SignalState {
         flags.extend(repeats::burst(created_at, &past, &self.history));
         if fingerprint.text.words >= self.dedup.min_words
             && let Some((flag, cluster_id)) = self
-                .duplicate(connection, feedback, fingerprint, next_sequence)
+                .duplicate(connection, view, feedback, fingerprint, next_sequence)
                 .await?
         {
             flags.push(flag);
@@ -120,6 +192,7 @@ impl SignalState {
     async fn duplicate(
         &self,
         connection: &mut SqliteConnection,
+        view: &mut BatchView,
         feedback: &Feedback,
         fingerprint: &Fingerprint,
         next_sequence: &mut i64,
@@ -128,51 +201,52 @@ impl SignalState {
         // Identical texts share every band, so exact duplicates come first.
         let mut candidates = self.lsh.candidates(signature);
         candidates.truncate(MAX_CANDIDATES);
-        let mut matches: Vec<(f64, String, String)> = Vec::new();
-        if !candidates.is_empty() {
-            // One query for all candidates: every statement is a round trip to SQLite's thread.
-            let sql = format!(
-                "SELECT feedback_id, customer_id, words, text_hash, signature, cluster_id \
-                 FROM feedback_signals WHERE item IN ({})",
-                vec!["?"; candidates.len()].join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for item in &candidates {
-                query = query.bind(i64::from(*item));
+        // The batch's own items can only push older candidates out of the LSH buckets, so the
+        // rows read before the batch normally cover every candidate; read any that are not.
+        let missing: Vec<u32> = candidates
+            .iter()
+            .copied()
+            .filter(|item| !view.candidates.contains_key(item))
+            .collect();
+        if !missing.is_empty() {
+            view.candidates
+                .extend(candidate_rows(connection, &missing).await?);
+        }
+        let mut matches: Vec<(f64, u32, String, String)> = Vec::new();
+        for item in candidates {
+            let Some(row) = view.candidates.get(&item) else {
+                // In the LSH tables but not stored: an item of a batch that rolled back.
+                continue;
+            };
+            if row.customer_id == feedback.customer_id || row.words < self.dedup.min_words as i64 {
+                continue;
             }
-            for row in query.fetch_all(&mut *connection).await? {
-                let customer: &str = row.try_get("customer_id")?;
-                let words: i64 = row.try_get("words")?;
-                if customer == feedback.customer_id || words < self.dedup.min_words as i64 {
-                    continue;
-                }
-                // Equal exact hashes are equal texts; the estimate could only agree.
-                let similarity =
-                    if row.try_get::<i64, _>("text_hash")? == fingerprint.text.exact_hash as i64 {
-                        1.0
-                    } else {
-                        dedup::estimated_similarity(
-                            signature,
-                            &dedup::signature_from_bytes(row.try_get("signature")?),
-                        )
-                    };
-                if similarity >= self.dedup.threshold {
-                    matches.push((
-                        similarity,
-                        row.try_get("feedback_id")?,
-                        row.try_get("cluster_id")?,
-                    ));
-                }
+            // Equal exact hashes are equal texts; the estimate could only agree.
+            let similarity = if row.text_hash == fingerprint.text.exact_hash as i64 {
+                1.0
+            } else {
+                dedup::estimated_similarity(signature, &row.signature)
+            };
+            if similarity >= self.dedup.threshold {
+                matches.push((
+                    similarity,
+                    item,
+                    row.feedback_id.clone(),
+                    row.cluster_id.clone(),
+                ));
             }
         }
         if matches.is_empty() {
             return Ok(None);
         }
         matches.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let (similarity, best_id, best_cluster) = &matches[0];
+        let (similarity, best_item, best_id, best_cluster) = &matches[0];
         // A cluster is named after its first member.
         let cluster_id = if best_cluster.is_empty() {
             join_cluster(connection, best_id, best_id, next_sequence).await?;
+            if let Some(row) = view.candidates.get_mut(best_item) {
+                row.cluster_id = best_id.clone();
+            }
             best_id.clone()
         } else {
             best_cluster.clone()
@@ -199,22 +273,70 @@ impl SignalState {
                 end: quoted.chars().count(),
                 text: quoted,
             }],
-            related_feedback_ids: matches.iter().map(|m| m.1.clone()).collect(),
+            related_feedback_ids: matches.iter().map(|m| m.2.clone()).collect(),
         };
         Ok(Some((flag, cluster_id)))
     }
 
-    /// Records a new, inserted item so later items are judged against it.
+    /// Records a new, inserted item so later items (of this batch too) are judged against it.
     pub async fn record(
         &mut self,
         connection: &mut SqliteConnection,
+        view: &mut BatchView,
         feedback: &Feedback,
         fingerprint: &Fingerprint,
     ) -> Result<()> {
-        let item = insert_signals(connection, &Subject::of(feedback), fingerprint).await?;
+        let subject = Subject::of(feedback);
+        let item = insert_signals(connection, &subject, fingerprint).await?;
         self.lsh.insert(item, &fingerprint.text.signature);
         self.frequencies.add(&fingerprint.stems.hashes);
+        view.candidates.insert(
+            item,
+            CandidateRow {
+                feedback_id: feedback.id.clone(),
+                customer_id: feedback.customer_id.clone(),
+                words: fingerprint.text.words as i64,
+                text_hash: fingerprint.text.exact_hash as i64,
+                signature: fingerprint.text.signature.clone(),
+                cluster_id: feedback.analysis.cluster_id.clone(),
+            },
+        );
+        view.added_history
+            .entry(feedback.customer_id.clone())
+            .or_default()
+            .push(PastItem {
+                feedback_id: feedback.id.clone(),
+                created_at: feedback.created_at,
+                complaint: subject.complaint,
+                stems: fingerprint.stems.hashes.clone(),
+            });
         Ok(())
+    }
+}
+
+impl BatchView {
+    /// The customer's items around a new one, newest first: what was stored before the batch
+    /// plus what the batch stored before it, within the repeat and burst windows.
+    fn history_of(
+        &mut self,
+        position: usize,
+        customer_id: &str,
+        created_at: DateTime<Utc>,
+        params: &HistoryParams,
+    ) -> Vec<PastItem> {
+        let mut past = self.history.remove(&position).unwrap_or_default();
+        if let Some(added) = self.added_history.get(customer_id) {
+            let (from, to) = history_window(created_at, params);
+            past.extend(
+                added
+                    .iter()
+                    .filter(|p| (from..=to).contains(&p.created_at))
+                    .cloned(),
+            );
+            past.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+            past.truncate(MAX_HISTORY as usize);
+        }
+        past
     }
 }
 
@@ -289,34 +411,88 @@ async fn join_cluster(
     Ok(())
 }
 
-async fn customer_history(
-    connection: &mut SqliteConnection,
-    customer_id: &str,
+/// The span of a customer's items that matters to a new item created at `created_at`.
+fn history_window(
     created_at: DateTime<Utc>,
     params: &HistoryParams,
-) -> Result<Vec<PastItem>> {
-    let from = created_at - params.repeat_window.max(params.burst_window);
-    let to = created_at + params.burst_window;
-    let rows = sqlx::query(
-        "SELECT feedback_id, created_at, complaint, stems FROM feedback_signals \
-         WHERE customer_id = ? AND created_at BETWEEN ? AND ? ORDER BY created_at DESC LIMIT ?",
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    (
+        created_at - params.repeat_window.max(params.burst_window),
+        created_at + params.burst_window,
     )
-    .bind(customer_id)
-    .bind(rows::to_micros(from))
-    .bind(rows::to_micros(to))
-    .bind(MAX_HISTORY)
-    .fetch_all(connection)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(PastItem {
+}
+
+/// The stored history of each new item (at most [`MAX_HISTORY`] of its customer's items in its
+/// window, newest first), by position, in one statement.
+async fn customer_histories(
+    connection: &mut SqliteConnection,
+    items: &[NewItem<'_>],
+    params: &HistoryParams,
+) -> Result<HashMap<usize, Vec<PastItem>>> {
+    let mut histories = HashMap::with_capacity(items.len());
+    if items.is_empty() {
+        return Ok(histories);
+    }
+    let sql = format!(
+        "WITH wanted(position, customer_id, low, high) AS (VALUES {}) \
+         SELECT position, feedback_id, created_at, complaint, stems FROM ( \
+           SELECT w.position AS position, s.feedback_id, s.created_at, s.complaint, s.stems, \
+             ROW_NUMBER() OVER (PARTITION BY w.position ORDER BY s.created_at DESC) AS recency \
+           FROM wanted w JOIN feedback_signals s \
+             ON s.customer_id = w.customer_id AND s.created_at BETWEEN w.low AND w.high) \
+         WHERE recency <= ? ORDER BY position, created_at DESC",
+        vec!["(?, ?, ?, ?)"; items.len()].join(", ")
+    );
+    // Only placeholders are formatted in; every value is bound.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (position, feedback, _) in items {
+        let (from, to) = history_window(feedback.created_at, params);
+        query = query
+            .bind(*position as i64)
+            .bind(&feedback.customer_id)
+            .bind(rows::to_micros(from))
+            .bind(rows::to_micros(to));
+    }
+    for row in query.bind(MAX_HISTORY).fetch_all(connection).await? {
+        let position: i64 = row.try_get("position")?;
+        histories
+            .entry(position as usize)
+            .or_insert_with(Vec::new)
+            .push(PastItem {
                 feedback_id: row.try_get("feedback_id")?,
                 created_at: rows::from_micros(row.try_get("created_at")?, "created_at")?,
                 complaint: row.try_get("complaint")?,
                 stems: repeats::stems_from_bytes(row.try_get("stems")?),
-            })
-        })
-        .collect()
+            });
+    }
+    Ok(histories)
+}
+
+/// The stored rows of `items` (LSH item numbers), a few statements for any number.
+async fn candidate_rows(
+    connection: &mut SqliteConnection,
+    items: &[u32],
+) -> Result<FxHashMap<u32, CandidateRow>> {
+    let mut found = FxHashMap::default();
+    for chunk in items.chunks(CANDIDATES_PER_READ) {
+        let sql = format!(
+            "SELECT item, feedback_id, customer_id, words, text_hash, signature, cluster_id \
+             FROM feedback_signals WHERE item IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        // Only placeholders are formatted in; the item numbers are bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for item in chunk {
+            query = query.bind(i64::from(*item));
+        }
+        for row in query.fetch_all(&mut *connection).await? {
+            found.insert(
+                item_number(row.try_get("item")?)?,
+                CandidateRow::from_row(&row)?,
+            );
+        }
+    }
+    Ok(found)
 }
 
 /// Computes signals rows for items stored before the table existed (an upgraded data dir).

@@ -6,6 +6,7 @@
 //! idempotency checks see every earlier write in order. Reads use a separate pool of read-only
 //! connections and never wait for the writer.
 
+mod checkpoint;
 mod history;
 mod review;
 mod rows;
@@ -31,6 +32,7 @@ use sqlx::{ConnectOptions, Row};
 use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use self::checkpoint::Checkpointer;
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
 use crate::review::{Queue, ReviewCommand, ReviewEvent, ReviewItem};
@@ -88,6 +90,7 @@ pub struct Store {
     readers: SqlitePool,
     writes: mpsc::Sender<WriteRequest>,
     writer_task: Arc<Mutex<Option<JoinHandle<()>>>>,
+    checkpointer: Arc<Mutex<Option<Checkpointer>>>,
     committed: watch::Receiver<i64>,
     review_changes: broadcast::Sender<Arc<ReviewItem>>,
 }
@@ -106,13 +109,19 @@ impl Store {
             // stay in memory instead of being read back for every insert and lookup.
             .pragma("cache_size", "-65536")
             .disable_statement_logging();
-        let mut writer_connection: SqliteConnection =
-            base.clone().create_if_missing(true).connect().await?;
+        let mut writer_connection: SqliteConnection = base
+            .clone()
+            .create_if_missing(true)
+            // The checkpointer copies the log into the database file; commits never wait for it.
+            .pragma("wal_autocheckpoint", "0")
+            .connect()
+            .await?;
         // `run_direct` rather than `run`: the generic `Acquire` bound of `run` makes the whole
         // server future fail the `Send` check (a known higher-ranked lifetime limitation).
         sqlx::migrate!("./migrations")
             .run_direct(None, &mut writer_connection, false)
             .await?;
+        let checkpointer = Checkpointer::start(&base).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(options.reader_connections.max(1))
             .connect_with(base.read_only(true))
@@ -142,6 +151,7 @@ impl Store {
             readers,
             writes,
             writer_task: Arc::new(Mutex::new(Some(task))),
+            checkpointer: Arc::new(Mutex::new(Some(checkpointer))),
             committed,
             review_changes,
         })
@@ -344,6 +354,9 @@ impl Store {
             && let Err(join_error) = task.await
         {
             tracing::error!(error = %join_error, "store writer task failed");
+        }
+        if let Some(checkpointer) = self.checkpointer.lock().await.take() {
+            checkpointer.stop().await;
         }
         self.readers.close().await;
         Ok(())

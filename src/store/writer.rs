@@ -6,6 +6,7 @@
 //! database itself rolls the whole batch back and fails every request in it, so nothing is ever
 //! acknowledged that was not committed.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +14,7 @@ use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::history::SignalState;
+use super::history::{BatchView, NewItem, SignalState};
 use super::{review as review_rows, rows};
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
@@ -161,13 +162,34 @@ async fn apply_batch(
     state: &mut WriterState,
     batch: &[WriteRequest],
 ) -> Result<Vec<Result<WriteReply>>> {
-    let mut transaction = connection.begin().await?;
+    // IMMEDIATE takes the write lock up front, waiting (busy timeout) while the checkpointer
+    // restarts the log; a deferred transaction that read first would fail on upgrading instead.
+    let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let new_items: Vec<NewItem> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(position, request)| match &request.op {
+            WriteOp::InsertFeedback(item) => Some((position, &item.0, &item.1)),
+            _ => None,
+        })
+        .collect();
+    let mut known = known_external_ids(&mut transaction, &new_items).await?;
+    let fresh: Vec<NewItem> = new_items
+        .into_iter()
+        .filter(|(_, feedback, _)| !known.contains(&feedback.external_id))
+        .collect();
+    let mut view = state.signals.prefetch(&mut transaction, &fresh).await?;
     let mut replies = Vec::with_capacity(batch.len());
-    for request in batch {
+    for (position, request) in batch.iter().enumerate() {
         let reply = match &request.op {
             WriteOp::InsertFeedback(item) => {
                 let (feedback, fingerprint) = &**item;
-                insert_feedback(&mut transaction, state, feedback, fingerprint).await
+                let new = NewFeedback {
+                    position,
+                    feedback,
+                    fingerprint,
+                };
+                insert_feedback(&mut transaction, state, &mut view, &mut known, new).await
             }
             WriteOp::ResolveFeedback { id, resolution } => {
                 resolve_feedback(&mut transaction, id, resolution, &mut state.next_sequence).await
@@ -198,17 +220,53 @@ async fn apply_batch(
     Ok(replies)
 }
 
+/// Which of the batch's external ids are already stored, in one statement: a retry is rare, so
+/// only its stored row is then read.
+async fn known_external_ids(
+    connection: &mut SqliteConnection,
+    items: &[NewItem<'_>],
+) -> Result<HashSet<String>> {
+    let mut known = HashSet::new();
+    // SQLite limits bound parameters per statement; 500 stays well inside it.
+    for chunk in items.chunks(500) {
+        let sql = format!(
+            "SELECT external_id FROM feedback WHERE external_id IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        // Only placeholders are formatted in; the ids are bound.
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        for (_, feedback, _) in chunk {
+            query = query.bind(&feedback.external_id);
+        }
+        known.extend(query.fetch_all(&mut *connection).await?);
+    }
+    Ok(known)
+}
+
+/// A feedback item to insert and its position in the write batch.
+struct NewFeedback<'a> {
+    position: usize,
+    feedback: &'a Feedback,
+    fingerprint: &'a Fingerprint,
+}
+
 async fn insert_feedback(
     connection: &mut SqliteConnection,
     state: &mut WriterState,
-    feedback: &Feedback,
-    fingerprint: &Fingerprint,
+    view: &mut BatchView,
+    known: &mut HashSet<String>,
+    new: NewFeedback<'_>,
 ) -> Result<WriteReply> {
-    let existing = sqlx::query(rows::SELECT_FEEDBACK_BY_EXTERNAL_ID)
-        .bind(&feedback.external_id)
-        .fetch_optional(&mut *connection)
-        .await?;
-    if let Some(row) = existing {
+    let NewFeedback {
+        position,
+        feedback,
+        fingerprint,
+    } = new;
+    if known.contains(&feedback.external_id) {
+        let row = sqlx::query(rows::SELECT_FEEDBACK_BY_EXTERNAL_ID)
+            .bind(&feedback.external_id)
+            .fetch_one(&mut *connection)
+            .await?;
         return Ok(WriteReply::Feedback {
             feedback: Box::new(rows::feedback_from_row(&row)?),
             already_existed: true,
@@ -219,6 +277,8 @@ async fn insert_feedback(
         .signals
         .judge(
             connection,
+            view,
+            position,
             &mut feedback,
             fingerprint,
             &mut state.next_sequence,
@@ -261,8 +321,9 @@ async fn insert_feedback(
     state.next_sequence += 1;
     state
         .signals
-        .record(connection, &feedback, fingerprint)
+        .record(connection, view, &feedback, fingerprint)
         .await?;
+    known.insert(feedback.external_id.clone());
     // Flagged feedback enters its review queues in the same transaction.
     for (mut item, event) in review::new_items(
         &feedback.id,
