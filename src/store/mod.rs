@@ -32,7 +32,7 @@ use sqlx::{ConnectOptions, Row};
 use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use self::checkpoint::Checkpointer;
+use self::checkpoint::{Checkpointer, LogLength};
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
 use crate::review::{Queue, ReviewCommand, ReviewEvent, ReviewItem};
@@ -121,7 +121,8 @@ impl Store {
         sqlx::migrate!("./migrations")
             .run_direct(None, &mut writer_connection, false)
             .await?;
-        let checkpointer = Checkpointer::start(&base).await?;
+        let log_length = LogLength::default();
+        let checkpointer = Checkpointer::start(&base, log_length.clone()).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(options.reader_connections.max(1))
             .connect_with(base.read_only(true))
@@ -138,6 +139,7 @@ impl Store {
             next_sequence,
             next_review_sequence,
             changed_reviews: Vec::new(),
+            log_length,
         };
         let task = tokio::spawn(writer::run(
             writer_connection,

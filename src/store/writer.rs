@@ -14,6 +14,7 @@ use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::checkpoint::LogLength;
 use super::history::{BatchView, NewItem, SignalState};
 use super::{review as review_rows, rows};
 use crate::error::{Error, Result};
@@ -77,6 +78,8 @@ pub(super) struct WriterState {
     pub next_review_sequence: i64,
     /// Review items changed by the batch in progress, published once it commits.
     pub changed_reviews: Vec<ReviewItem>,
+    /// How long the write-ahead log has grown (the checkpointer measures it).
+    pub log_length: LogLength,
 }
 
 impl WriterState {
@@ -127,6 +130,9 @@ pub(super) async fn run(
                 }
                 for (request, reply) in batch.into_iter().zip(replies) {
                     let _ = request.reply.send(reply);
+                }
+                if let Err(error) = state.log_length.restart_if_long(&mut connection).await {
+                    tracing::warn!(%error, "restarting the write-ahead log");
                 }
             }
             Err(error) => {

@@ -4,7 +4,8 @@
 //! Without `--server` it starts a server in-process on 127.0.0.1:0 with a temporary data dir
 //! (client and server then share this process and its cores, which is what one machine gives).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -105,30 +106,56 @@ fn percentile(sorted: &[Duration], q: f64) -> Option<f64> {
 }
 
 fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    peak_rss_mib_of("self")
+}
+
+/// Peak resident memory of a process (`VmHWM` in `/proc/<pid>/status`).
+fn peak_rss_mib_of(pid: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
 
+/// Bytes of the files under `dir`.
+fn directory_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => directory_bytes(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 type Client =
     FeedbackServiceClient<tonic::service::interceptor::InterceptedService<Channel, BearerToken>>;
 
+/// The corpus, shared by the scenarios that draw items from it.
+type Corpus = Arc<Mutex<CorpusGenerator>>;
+
 async fn bulk(
     client: &mut Client,
-    corpus: &mut CorpusGenerator,
+    corpus: &Corpus,
     first: u64,
     count: u64,
 ) -> anyhow::Result<Vec<Measurement>> {
-    let requests: Vec<_> = (first..first + count)
-        .map(|i| pb::IngestFeedbackRequest {
-            feedback: Some(new_feedback_to_proto(corpus.feedback(i))),
-        })
-        .collect();
+    // Generated as the stream is sent: a million items never sit in the client's memory.
+    let corpus = Arc::clone(corpus);
+    let requests = futures::stream::iter(first..first + count).map(move |i| {
+        pb::IngestFeedbackRequest {
+            feedback: Some(new_feedback_to_proto(
+                corpus.lock().expect("corpus lock").feedback(i),
+            )),
+        }
+    });
     let progress = ProgressBar::new(count);
     let started = Instant::now();
     let mut answers = client
-        .import_feedback(futures::stream::iter(requests))
+        .import_feedback(requests)
         .await?
         .into_inner();
     let mut stored = 0;
@@ -180,16 +207,19 @@ const SCALING_WINDOW: u64 = 10_000;
 
 async fn unary(
     client: &Client,
-    corpus: &mut CorpusGenerator,
+    corpus: &Corpus,
     first: u64,
     count: u64,
     concurrency: usize,
 ) -> anyhow::Result<Measurement> {
-    let requests: Vec<_> = (first..first + count)
-        .map(|i| pb::IngestFeedbackRequest {
-            feedback: Some(new_feedback_to_proto(corpus.feedback(i))),
-        })
-        .collect();
+    let requests: Vec<_> = {
+        let mut corpus = corpus.lock().expect("corpus lock");
+        (first..first + count)
+            .map(|i| pb::IngestFeedbackRequest {
+                feedback: Some(new_feedback_to_proto(corpus.feedback(i))),
+            })
+            .collect()
+    };
     timed(
         format!("IngestFeedback, concurrency {concurrency}"),
         count,
@@ -539,13 +569,13 @@ async fn main() -> anyhow::Result<()> {
         connect(&ConnectionArgs::new(server_url.clone(), args.token.clone())).await?;
     let mut client = FeedbackServiceClient::with_interceptor(channel.clone(), token.clone());
     let customers = args.customers.unwrap_or((args.items / 4).max(1_000));
-    let mut corpus = CorpusGenerator::new(args.seed, customers);
+    let corpus: Corpus = Arc::new(Mutex::new(CorpusGenerator::new(args.seed, customers)));
     eprintln!(
         "triage-bench: {} bulk items, {} unary items per level, server {server_url}",
         args.items, args.unary_items
     );
 
-    let mut results = bulk(&mut client, &mut corpus, 0, args.items).await?;
+    let mut results = bulk(&mut client, &corpus, 0, args.items).await?;
     if let Some(minutes) = args.soak_minutes {
         print_table(&results);
         let server_pid = args
@@ -554,7 +584,7 @@ async fn main() -> anyhow::Result<()> {
         soak::run(
             &channel,
             &token,
-            corpus,
+            &corpus,
             args.items,
             minutes,
             args.soak_load,
@@ -565,7 +595,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut next = args.items;
     for &level in &args.concurrency {
-        results.push(unary(&client, &mut corpus, next, args.unary_items, level.max(1)).await?);
+        results.push(unary(&client, &corpus, next, args.unary_items, level.max(1)).await?);
         next += args.unary_items;
     }
     let searchable = wait_searchable(&channel, &token, next).await?;
@@ -601,6 +631,19 @@ async fn main() -> anyhow::Result<()> {
         results.extend(baseline);
     }
     print_table(&results);
+    if let Some(pid) = args.server_pid
+        && let Some(rss) = peak_rss_mib_of(&pid.to_string())
+    {
+        println!("peak RSS of the server (pid {pid}): {rss:.0} MiB");
+    }
+    if let Some((dir, _, _)) = &in_process {
+        let bytes = directory_bytes(dir.path());
+        println!(
+            "data dir: {:.0} MiB for {next} items = {:.0} bytes per stored item (database + index)",
+            bytes as f64 / (1024.0 * 1024.0),
+            bytes as f64 / next.max(1) as f64
+        );
+    }
     if let Some(rss) = peak_rss_mib() {
         println!(
             "peak RSS of this process: {rss:.0} MiB{}",

@@ -15,7 +15,6 @@ use tonic::transport::Channel;
 
 use triage::api::convert::new_feedback_to_proto;
 use triage::cli::BearerToken;
-use triage::corpus::CorpusGenerator;
 use triage::pb;
 use triage::pb::feedback_service_client::FeedbackServiceClient;
 use triage::pb::review_service_client::ReviewServiceClient;
@@ -64,7 +63,7 @@ struct Clients {
     feedback: Feedback,
     search: Search,
     review: Review,
-    corpus: Arc<Mutex<CorpusGenerator>>,
+    corpus: super::Corpus,
 }
 
 /// The outcome of one operation.
@@ -213,7 +212,7 @@ fn print_minute(index: usize, minute: &Minute, server_pid: Option<u32>) {
 pub async fn run(
     channel: &Channel,
     token: &BearerToken,
-    corpus: CorpusGenerator,
+    corpus: &super::Corpus,
     first_item: u64,
     minutes: u64,
     load: f64,
@@ -223,7 +222,7 @@ pub async fn run(
         feedback: FeedbackServiceClient::with_interceptor(channel.clone(), token.clone()),
         search: SearchServiceClient::with_interceptor(channel.clone(), token.clone()),
         review: ReviewServiceClient::with_interceptor(channel.clone(), token.clone()),
-        corpus: Arc::new(Mutex::new(corpus)),
+        corpus: Arc::clone(corpus),
     };
     let rss_at_start = server_pid.and_then(rss_mib);
     eprintln!("soak: probing capacity for {} s", PROBE.as_secs());
