@@ -145,19 +145,15 @@ async fn bulk(
 ) -> anyhow::Result<Vec<Measurement>> {
     // Generated as the stream is sent: a million items never sit in the client's memory.
     let corpus = Arc::clone(corpus);
-    let requests = futures::stream::iter(first..first + count).map(move |i| {
-        pb::IngestFeedbackRequest {
+    let requests =
+        futures::stream::iter(first..first + count).map(move |i| pb::IngestFeedbackRequest {
             feedback: Some(new_feedback_to_proto(
                 corpus.lock().expect("corpus lock").feedback(i),
             )),
-        }
-    });
+        });
     let progress = ProgressBar::new(count);
     let started = Instant::now();
-    let mut answers = client
-        .import_feedback(requests)
-        .await?
-        .into_inner();
+    let mut answers = client.import_feedback(requests).await?.into_inner();
     let mut stored = 0;
     // When each window of SCALING_WINDOW answers ended: the rate of the windows ending at 10k,
     // 100k and 1M stored items shows how the cost per item grows with the store.
