@@ -259,7 +259,7 @@ async fn broken_tls_settings_stop_the_start() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(error.contains("tls"), "{error}");
+    assert!(error.contains("[tls]"), "{error}");
 
     let mut settings = tls_settings(&dir.path().join("data"), &pki, false);
     settings.tls.client_ca = None;

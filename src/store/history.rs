@@ -478,7 +478,7 @@ async fn candidate_rows(
         let sql = format!(
             "SELECT item, feedback_id, customer_id, words, text_hash, signature, cluster_id \
              FROM feedback_signals WHERE item IN ({})",
-            vec!["?"; chunk.len()].join(", ")
+            rows::placeholders(chunk.len())
         );
         // Only placeholders are formatted in; the item numbers are bound.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));

@@ -294,7 +294,7 @@ impl Store {
         let mut found = HashMap::with_capacity(ids.len());
         // SQLite limits bound parameters per statement; 500 stays well inside it.
         for chunk in ids.chunks(500) {
-            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let placeholders = rows::placeholders(chunk.len());
             let sql = format!("{} IN ({placeholders})", rows::SELECT_FEEDBACK_WHERE_ID);
             // Only placeholders are formatted in; the ids are bound.
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));

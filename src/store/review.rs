@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
-use super::rows::{from_micros, to_micros};
+use super::rows::{from_micros, placeholders, to_micros};
 use crate::error::{Error, Result};
 use crate::model::{Flag, FlagKind};
 use crate::review::{Queue, ReviewEvent, ReviewItem, ReviewState, Transition};
@@ -229,7 +229,6 @@ pub(super) async fn list(
     limit: usize,
 ) -> Result<Vec<ReviewItem>> {
     let mut conditions: Vec<String> = Vec::new();
-    let placeholders = |n: usize| vec!["?"; n].join(", ");
     if filter.queue.is_some() {
         conditions.push("queue = ?".into());
     }

@@ -22,6 +22,11 @@ macro_rules! select_feedback {
     };
 }
 
+/// `?, ?, …` with `n` placeholders, for `IN (…)` lists whose values are bound.
+pub fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
 pub const SELECT_FEEDBACK_BY_ID: &str = select_feedback!("WHERE id = ?");
 pub const SELECT_FEEDBACK_BY_EXTERNAL_ID: &str = select_feedback!("WHERE external_id = ?");
 /// Followed by `IN (?, ?, …)`.

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Store, rows};
+use super::Store;
+use super::rows::{self, placeholders};
 use crate::error::{Error, Result};
 use crate::model::{CustomerSnapshot, FeedbackKind, FlagKind, Score, ScoreKind};
 
@@ -60,10 +61,6 @@ pub struct ProfileFacts {
     pub feedback: Vec<FeedbackFacts>,
     pub first_response: Option<DateTime<Utc>>,
     pub last_response: Option<DateTime<Utc>>,
-}
-
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
 }
 
 fn feedback_facts(row: &sqlx::sqlite::SqliteRow) -> Result<FeedbackFacts> {

@@ -237,7 +237,7 @@ async fn known_external_ids(
     for chunk in items.chunks(500) {
         let sql = format!(
             "SELECT external_id FROM feedback WHERE external_id IN ({})",
-            vec!["?"; chunk.len()].join(", ")
+            rows::placeholders(chunk.len())
         );
         // Only placeholders are formatted in; the ids are bound.
         let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));

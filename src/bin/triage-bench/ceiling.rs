@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::{Index, IndexWriter, ReloadPolicy};
 
-use super::{Measurement, percentile};
+use super::Measurement;
 use triage::index::indexer::document;
 use triage::index::{query, schema};
 use triage::model::{Analysis, Feedback, NewFeedback};
@@ -60,15 +60,11 @@ pub fn run(
     }
     writer.commit()?;
     let seconds = started.elapsed().as_secs_f64();
-    let mut results = vec![Measurement {
-        scenario: "ceiling: tantivy index + commit".into(),
-        items: feedback.len() as u64,
+    let mut results = vec![Measurement::rate(
+        "ceiling: tantivy index + commit",
+        feedback.len() as u64,
         seconds,
-        items_per_second: feedback.len() as f64 / seconds,
-        p50_ms: None,
-        p99_ms: None,
-        p999_ms: None,
-    }];
+    )];
 
     let reader = index
         .reader_builder()
@@ -111,17 +107,11 @@ pub fn run(
                     .map_err(|_| anyhow::anyhow!("a search thread panicked"))??,
             );
         }
-        let seconds = started.elapsed().as_secs_f64();
-        latencies.sort_unstable();
-        results.push(Measurement {
-            scenario: format!("ceiling: search, {threads} thread(s)"),
-            items: latencies.len() as u64,
-            seconds,
-            items_per_second: latencies.len() as f64 / seconds,
-            p50_ms: percentile(&latencies, 0.50),
-            p99_ms: percentile(&latencies, 0.99),
-            p999_ms: percentile(&latencies, 0.999),
-        });
+        results.push(Measurement::timed(
+            format!("ceiling: search, {threads} thread(s)"),
+            started.elapsed().as_secs_f64(),
+            latencies,
+        ));
     }
     Ok(results)
 }

@@ -97,6 +97,36 @@ struct Measurement {
     p999_ms: Option<f64>,
 }
 
+impl Measurement {
+    /// A throughput figure: `items` done in `seconds`.
+    fn rate(scenario: impl Into<String>, items: u64, seconds: f64) -> Measurement {
+        Measurement {
+            scenario: scenario.into(),
+            items,
+            seconds,
+            items_per_second: items as f64 / seconds,
+            p50_ms: None,
+            p99_ms: None,
+            p999_ms: None,
+        }
+    }
+
+    /// Throughput and latency percentiles of calls that took `latencies`, `seconds` in all.
+    fn timed(
+        scenario: impl Into<String>,
+        seconds: f64,
+        mut latencies: Vec<Duration>,
+    ) -> Measurement {
+        latencies.sort_unstable();
+        Measurement {
+            p50_ms: percentile(&latencies, 0.50),
+            p99_ms: percentile(&latencies, 0.99),
+            p999_ms: percentile(&latencies, 0.999),
+            ..Measurement::rate(scenario, latencies.len() as u64, seconds)
+        }
+    }
+}
+
 fn percentile(sorted: &[Duration], q: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
@@ -170,30 +200,18 @@ async fn bulk(
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     anyhow::ensure!(stored == count, "only {stored} of {count} answered");
-    let mut results = vec![Measurement {
-        scenario: "import (bulk stream)".into(),
-        items: count,
-        seconds,
-        items_per_second: count as f64 / seconds,
-        p50_ms: None,
-        p99_ms: None,
-        p999_ms: None,
-    }];
+    let mut results = vec![Measurement::rate("import (bulk stream)", count, seconds)];
     for stored in [10_000u64, 100_000, 1_000_000] {
         let window = (stored / SCALING_WINDOW) as usize;
         if stored > count || window == 0 || window >= window_ends.len() {
             continue;
         }
         let seconds = (window_ends[window] - window_ends[window - 1]).as_secs_f64();
-        results.push(Measurement {
-            scenario: format!("  import, last 10k before {}k stored", stored / 1000),
-            items: SCALING_WINDOW,
+        results.push(Measurement::rate(
+            format!("  import, last 10k before {}k stored", stored / 1000),
+            SCALING_WINDOW,
             seconds,
-            items_per_second: SCALING_WINDOW as f64 / seconds,
-            p50_ms: None,
-            p99_ms: None,
-            p999_ms: None,
-        });
+        ));
     }
     Ok(results)
 }
@@ -242,7 +260,7 @@ where
 {
     let progress = ProgressBar::new(count);
     let started = Instant::now();
-    let mut latencies: Vec<Duration> = futures::stream::iter(0..count)
+    let latencies: Vec<Duration> = futures::stream::iter(0..count)
         .map(|i| {
             let progress = progress.clone();
             let pending = call(i);
@@ -259,17 +277,11 @@ where
         .into_iter()
         .collect::<Result<_, _>>()?;
     progress.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    Ok(Measurement {
+    Ok(Measurement::timed(
         scenario,
-        items: count,
-        seconds,
-        items_per_second: count as f64 / seconds,
-        p50_ms: percentile(&latencies, 0.50),
-        p99_ms: percentile(&latencies, 0.99),
-        p999_ms: percentile(&latencies, 0.999),
-    })
+        started.elapsed().as_secs_f64(),
+        latencies,
+    ))
 }
 
 /// The query strings: single words in another word form than the corpus uses, two-word
@@ -416,15 +428,11 @@ async fn satisfaction_load(
     outcomes.into_iter().collect::<Result<Vec<()>, _>>()?;
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    let mut results = vec![Measurement {
-        scenario: "RecordSurveyResponse, concurrency 64".into(),
-        items: count,
+    let mut results = vec![Measurement::rate(
+        "RecordSurveyResponse, concurrency 64",
+        count,
         seconds,
-        items_per_second: count as f64 / seconds,
-        p50_ms: None,
-        p99_ms: None,
-        p999_ms: None,
-    }];
+    )];
     let mut client = client;
     for (label, bucket, group_by) in [
         (
@@ -458,15 +466,11 @@ async fn satisfaction_load(
                 .await?;
             latencies.push(sent.elapsed());
         }
-        latencies.sort_unstable();
+        let seconds = latencies.iter().map(Duration::as_secs_f64).sum();
         results.push(Measurement {
-            scenario: label.into(),
+            // The responses the reports cover, not the 5 reports.
             items: count,
-            seconds: latencies.iter().map(Duration::as_secs_f64).sum(),
-            items_per_second: 5.0 / latencies.iter().map(Duration::as_secs_f64).sum::<f64>(),
-            p50_ms: percentile(&latencies, 0.5),
-            p99_ms: percentile(&latencies, 0.99),
-            p999_ms: percentile(&latencies, 0.999),
+            ..Measurement::timed(label, seconds, latencies)
         });
     }
     Ok(results)

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{Measurement, percentile};
+use super::Measurement;
 use triage::model::NewFeedback;
 use triage::text::language::LanguageDetector;
 
@@ -167,15 +167,11 @@ pub async fn run_baseline(
         .await?;
     sqlx::query("ANALYZE feedback").execute(&pool).await?;
     let seconds = started.elapsed().as_secs_f64();
-    let mut results = vec![Measurement {
-        scenario: "PostgreSQL: insert + GIN index".into(),
-        items: items.len() as u64,
+    let mut results = vec![Measurement::rate(
+        "PostgreSQL: insert + GIN index",
+        items.len() as u64,
         seconds,
-        items_per_second: items.len() as f64 / seconds,
-        p50_ms: None,
-        p99_ms: None,
-        p999_ms: None,
-    }];
+    )];
     let size: i64 = sqlx::query("SELECT pg_total_relation_size('feedback')")
         .fetch_one(&pool)
         .await?
@@ -213,17 +209,12 @@ async fn search(
         .collect()
         .await;
     let seconds = started.elapsed().as_secs_f64();
-    let mut latencies = latencies.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
-    latencies.sort_unstable();
-    Ok(Measurement {
-        scenario: format!("PostgreSQL: search, concurrency {concurrency}"),
-        items: count,
+    let latencies = latencies.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Measurement::timed(
+        format!("PostgreSQL: search, concurrency {concurrency}"),
         seconds,
-        items_per_second: count as f64 / seconds,
-        p50_ms: percentile(&latencies, 0.50),
-        p99_ms: percentile(&latencies, 0.99),
-        p999_ms: percentile(&latencies, 0.999),
-    })
+        latencies,
+    ))
 }
 
 /// Whether PostgreSQL's tools are installed.
