@@ -2,11 +2,9 @@
 //! gRPC with evidence that points at the words, search filters by flag, topic and priority, and
 //! a lexicon override from config changes the outcome.
 
-mod common;
-
 use std::path::Path;
 
-use common::{TestServer, ingest_request, new_feedback};
+use crate::common::{TestServer, ingest_request, new_feedback};
 use triage::config::Settings;
 use triage::eval::flags::{RULE_FLAGS, evaluate};
 use triage::pb;
@@ -108,7 +106,7 @@ async fn flags_topics_and_priority_reach_clients_and_search() {
         if all.total_size == 2 {
             break;
         }
-        assert!(started.elapsed() < common::DEADLINE);
+        assert!(started.elapsed() < crate::common::DEADLINE);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let by_flag = search
@@ -150,7 +148,7 @@ async fn a_lexicon_override_from_config_changes_the_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let lexicons = dir.path().join("lexicons");
     std::fs::create_dir_all(&lexicons).unwrap();
-    let embedded = include_str!("../assets/lexicons/sl.toml");
+    let embedded = include_str!("../../assets/lexicons/sl.toml");
     std::fs::write(
         lexicons.join("sl.toml"),
         embedded.replace("words = [\n", "words = [\n  \"tepec*\",\n"),

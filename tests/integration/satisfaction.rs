@@ -1,9 +1,7 @@
 //! SatisfactionService over real gRPC: survey responses, the snapshot on every feedback read,
 //! profiles with churn reasons, and reports checked against hand-computed numbers.
 
-mod common;
-
-use common::{TestServer, ingest_request, new_feedback, violated_fields};
+use crate::common::{TestServer, ingest_request, new_feedback, violated_fields};
 use tonic::Code;
 use tonic::transport::Channel;
 use triage::pb;
@@ -210,7 +208,7 @@ async fn survey_responses_are_validated_idempotent_and_shown_on_feedback() {
         if let Some(hit) = response.hits.into_iter().next() {
             break hit;
         }
-        assert!(started.elapsed() < common::DEADLINE);
+        assert!(started.elapsed() < crate::common::DEADLINE);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     for (segment, expected) in [
@@ -254,7 +252,7 @@ async fn survey_responses_are_validated_idempotent_and_shown_on_feedback() {
         if response.total_size == 3 {
             break response.facet_counts;
         }
-        assert!(started.elapsed() < common::DEADLINE);
+        assert!(started.elapsed() < crate::common::DEADLINE);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     assert_eq!(segments.len(), 1);

@@ -1,11 +1,9 @@
 //! FeedbackService over real gRPC: round trips, languages, idempotency, validation, import,
 //! resolution and restarts.
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::{TestServer, ingest_request, new_feedback, violated_fields};
+use crate::common::{TestServer, ingest_request, new_feedback, violated_fields};
 use futures::StreamExt;
 use tonic::Code;
 use triage::config::Settings;

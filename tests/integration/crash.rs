@@ -2,15 +2,13 @@
 //! import, and restarted on the same data dir. Everything acknowledged before the kill must be
 //! there afterwards, exactly once.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use common::{DEADLINE, ingest_request, new_feedback};
+use crate::common::{DEADLINE, ingest_request, new_feedback};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;

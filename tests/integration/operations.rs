@@ -1,11 +1,9 @@
 //! Operating the service: load shedding with RetryInfo, per-token rates, message size limits and
 //! the Prometheus endpoint.
 
-mod common;
-
 use std::net::SocketAddr;
 
-use common::{TestServer, ingest_request, new_feedback};
+use crate::common::{TestServer, ingest_request, new_feedback};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -88,7 +86,10 @@ async fn a_full_server_sheds_load_with_a_retry_hint() {
         {
             Ok(_) => break,
             Err(status) if status.code() == Code::ResourceExhausted => {
-                assert!(started.elapsed() < common::DEADLINE, "slot never released");
+                assert!(
+                    started.elapsed() < crate::common::DEADLINE,
+                    "slot never released"
+                );
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
             Err(status) => panic!("{status:?}"),

@@ -1,12 +1,10 @@
 //! SearchService over real gRPC: word forms in three languages, filters, orders, facets, stable
 //! pages while ingesting, resolutions, restarts and rebuilds, lenient queries, similar items.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Instant;
 
-use common::{DEADLINE, TestServer, ingest_request, new_feedback};
+use crate::common::{DEADLINE, TestServer, ingest_request, new_feedback};
 use tonic::transport::Channel;
 use triage::pb;
 use triage::pb::feedback_service_client::FeedbackServiceClient;
@@ -318,7 +316,7 @@ async fn filters_orders_and_facets() {
         })
         .await
         .unwrap_err();
-    assert_eq!(common::violated_fields(&bad), ["page_size"]);
+    assert_eq!(crate::common::violated_fields(&bad), ["page_size"]);
     server.stop().await;
 }
 
@@ -408,7 +406,7 @@ async fn pages_neither_skip_nor_repeat_while_items_arrive() {
         })
         .await
         .unwrap_err();
-    assert_eq!(common::violated_fields(&garbage), ["page_token"]);
+    assert_eq!(crate::common::violated_fields(&garbage), ["page_token"]);
     server.stop().await;
 }
 
@@ -571,6 +569,6 @@ async fn similar_feedback_by_id_and_by_text() {
         })
         .await
         .unwrap_err();
-    assert_eq!(common::violated_fields(&missing), ["source"]);
+    assert_eq!(crate::common::violated_fields(&missing), ["source"]);
     server.stop().await;
 }

@@ -2,10 +2,8 @@
 //! grouping, for aligned and unaligned ranges, including feedback imported after the survey
 //! answers it precedes.
 
-mod common;
-
+use crate::common::{TestServer, ingest_request, new_feedback};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{TestServer, ingest_request, new_feedback};
 use prost_types::Timestamp;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

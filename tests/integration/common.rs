@@ -1,7 +1,5 @@
 //! Test harness: starts the real server on 127.0.0.1:0 with a temp data dir and gives gRPC clients.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,11 +1,9 @@
 //! TLS and mTLS end to end: a server with a certificate from a test CA, clients with and without
 //! client certificates, tokens over TLS, and the client commands' `--ca-cert`/`--client-cert`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{TestServer, ingest_request, new_feedback};
+use crate::common::{TestServer, ingest_request, new_feedback};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,

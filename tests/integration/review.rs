@@ -1,12 +1,10 @@
 //! Review queues through gRPC: the life cycle, concurrent claims, leases, etags, roles, the audit
 //! trail, the watch stream, queue statistics and a restart.
 
-mod common;
-
 use std::path::Path;
 use std::time::Instant;
 
-use common::{DEADLINE, TestServer, ingest_request, new_feedback, violated_fields};
+use crate::common::{DEADLINE, TestServer, ingest_request, new_feedback, violated_fields};
 use tonic::Code;
 use tonic::transport::Channel;
 use triage::auth::{Role, TokenConfig};

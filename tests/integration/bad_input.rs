@@ -1,9 +1,7 @@
 //! The bad-input matrix: every RPC with each kind of malformed field gets the right status code
 //! and field violation — never INTERNAL or UNKNOWN — and the stored data is unchanged afterwards.
 
-mod common;
-
-use common::{TestServer, ingest_request, new_feedback, violated_fields};
+use crate::common::{TestServer, ingest_request, new_feedback, violated_fields};
 use futures::StreamExt;
 use prost_types::Timestamp;
 use tonic::Code;
@@ -618,7 +616,7 @@ async fn every_rpc_rejects_malformed_fields_and_changes_nothing() {
         }
         assert!(total < 2, "only the two good items are stored");
         assert!(
-            started.elapsed() < common::DEADLINE,
+            started.elapsed() < crate::common::DEADLINE,
             "index never caught up"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -1,8 +1,6 @@
 //! Authentication, roles, health and reflection over real gRPC.
 
-mod common;
-
-use common::{TestServer, ingest_request, new_feedback};
+use crate::common::{TestServer, ingest_request, new_feedback};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tonic::Code;

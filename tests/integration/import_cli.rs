@@ -1,10 +1,8 @@
 //! `triage import FILE` against a real server: summary, line numbers of rejects, idempotent re-runs.
 
-mod common;
-
 use std::process::Command;
 
-use common::TestServer;
+use crate::common::TestServer;
 
 fn import(server: &TestServer, file: &std::path::Path) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_triage"))

@@ -1,9 +1,7 @@
 //! Repeats, near-duplicates and bursts through gRPC: the flags a reviewer sees, their evidence and
 //! related ids, cluster ids across a restart, and no flags on retries.
 
-mod common;
-
-use common::{TestServer, ingest_request, new_feedback};
+use crate::common::{TestServer, ingest_request, new_feedback};
 use prost_types::Timestamp;
 use triage::pb;
 use triage::pb::feedback_service_client::FeedbackServiceClient;
