@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::gibberish;
 use super::lexicons::{Category, Found, Lexicon};
 use super::polarity::Polarity;
 use crate::model::{Flag, FlagKind, Score, ScoreKind, TextSpan};
@@ -309,6 +310,11 @@ static LINK: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid link pattern")
 });
+/// A date that the phone-number pattern would take for a contact ("19.05.2003", "2003-05-19").
+static DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\d{1,2}[./]\d{1,2}[./](?:\d{2}|\d{4})|\d{4}[./-]\d{1,2}[./-]\d{1,2})$")
+        .expect("valid date pattern")
+});
 static CONTACT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[\w.+-]+@[\w-]+\.[\w.]+|\+?\d[\d ().-]{8,}\d|(?:^|\s)@[A-Za-z0-9_]{4,}")
         .expect("valid contact pattern")
@@ -392,6 +398,7 @@ pub fn spam(found: &Found, subject: &Subject) -> Option<Flag> {
         if subject.text.contains('@') || subject.text.chars().any(|c| c.is_ascii_digit()) {
             CONTACT
                 .find_iter(subject.text)
+                .filter(|m| !DATE.is_match(m.as_str().trim()))
                 .map(|m| subject.char_span(m.start(), m.end()))
                 .collect()
         } else {
@@ -450,6 +457,23 @@ pub fn spam(found: &Found, subject: &Subject) -> Option<Flag> {
                 .filter(|(_, w)| gibberish_word(&w.text))
                 .map(|(i, _)| subject.span(i, i))
                 .collect(),
+        )
+    } else if gibberish::is_mashing(subject.words.iter().map(|w| w.text.as_str())) {
+        let mashed: Vec<TextSpan> = subject
+            .words
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| gibberish::is_mashed_word(&w.text))
+            .map(|(i, _)| subject.span(i, i))
+            .collect();
+        (
+            0.75,
+            "Reads like keyboard mashing: letter sequences no language of its alphabet uses.",
+            if mashed.is_empty() {
+                vec![subject.span(0, subject.words.len() - 1)]
+            } else {
+                mashed
+            },
         )
     } else {
         return None;
@@ -522,6 +546,16 @@ mod tests {
         assert!(deobfuscate("доставка").is_none());
         let token: Vec<char> = deobfuscate("**").unwrap().chars().collect();
         assert!(!spells(&token, "хуй"));
+    }
+
+    #[test]
+    fn dates_are_not_phone_numbers() {
+        for date in ["19.05.2003", "1924.11.05", "2003-05-19", "5/19/2003"] {
+            assert!(DATE.is_match(date), "{date}");
+        }
+        for phone in ["+7 999 123-45-67", "067.123.45.67", "999-12-3456"] {
+            assert!(!DATE.is_match(phone), "{phone}");
+        }
     }
 
     #[test]

@@ -167,12 +167,57 @@ type Client =
 /// The corpus, shared by the scenarios that draw items from it.
 type Corpus = Arc<Mutex<CorpusGenerator>>;
 
+/// Imports `count` items in one stream. Pausing at each of SCALING_POINTS, it lets the index
+/// catch up and then times a probe import of SCALING_PROBE items with that many items stored:
+/// the probes show how the cost per item grows with the store, without the backlog of index
+/// merges the import itself left behind.
 async fn bulk(
+    client: &mut Client,
+    channel: &Channel,
+    token: &BearerToken,
+    corpus: &Corpus,
+    count: u64,
+) -> anyhow::Result<Vec<Measurement>> {
+    let mut probes = Vec::new();
+    let mut stored = 0;
+    let mut importing = 0.0;
+    for point in SCALING_POINTS
+        .into_iter()
+        .filter(|point| point + SCALING_PROBE <= count)
+    {
+        importing += import_stream(client, corpus, stored, point - stored).await?;
+        let settled = wait_searchable(channel, token, point).await?;
+        eprintln!("{point} items stored, searchable {settled:.1} s after their import");
+        let seconds = import_stream(client, corpus, point, SCALING_PROBE).await?;
+        importing += seconds;
+        stored = point + SCALING_PROBE;
+        probes.push(Measurement::rate(
+            format!("  import 10k with {}k stored", point / 1000),
+            SCALING_PROBE,
+            seconds,
+        ));
+    }
+    importing += import_stream(client, corpus, stored, count - stored).await?;
+    let mut results = vec![Measurement::rate("import (bulk stream)", count, importing)];
+    results.extend(probes);
+    Ok(results)
+}
+
+/// Store sizes at which `bulk` times a probe import (those with room for the probe).
+const SCALING_POINTS: [u64; 4] = [10_000, 100_000, 300_000, 1_000_000];
+/// Items of each scaling probe.
+const SCALING_PROBE: u64 = 10_000;
+
+/// Seconds to import items `first..first + count` in one `ImportFeedback` stream.
+async fn import_stream(
     client: &mut Client,
     corpus: &Corpus,
     first: u64,
     count: u64,
-) -> anyhow::Result<Vec<Measurement>> {
+) -> anyhow::Result<f64> {
+    if count == 0 {
+        return Ok(0.0);
+    }
     // Generated as the stream is sent: a million items never sit in the client's memory.
     let corpus = Arc::clone(corpus);
     let requests =
@@ -185,39 +230,16 @@ async fn bulk(
     let started = Instant::now();
     let mut answers = client.import_feedback(requests).await?.into_inner();
     let mut stored = 0;
-    // When each window of SCALING_WINDOW answers ended: the rate of the windows ending at 10k,
-    // 100k and 1M stored items shows how the cost per item grows with the store.
-    let mut window_ends = vec![started];
     while let Some(answer) = answers.next().await {
         let answer = answer?;
         anyhow::ensure!(answer.error.is_none(), "item rejected: {:?}", answer.error);
         stored += 1;
-        if stored % SCALING_WINDOW == 0 {
-            window_ends.push(Instant::now());
-        }
         progress.inc(1);
     }
     progress.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
     anyhow::ensure!(stored == count, "only {stored} of {count} answered");
-    let mut results = vec![Measurement::rate("import (bulk stream)", count, seconds)];
-    for stored in [10_000u64, 100_000, 1_000_000] {
-        let window = (stored / SCALING_WINDOW) as usize;
-        if stored > count || window == 0 || window >= window_ends.len() {
-            continue;
-        }
-        let seconds = (window_ends[window] - window_ends[window - 1]).as_secs_f64();
-        results.push(Measurement::rate(
-            format!("  import, last 10k before {}k stored", stored / 1000),
-            SCALING_WINDOW,
-            seconds,
-        ));
-    }
-    Ok(results)
+    Ok(started.elapsed().as_secs_f64())
 }
-
-/// Items per window of the bulk import's scaling figures.
-const SCALING_WINDOW: u64 = 10_000;
 
 async fn unary(
     client: &Client,
@@ -575,7 +597,7 @@ async fn main() -> anyhow::Result<()> {
         args.items, args.unary_items
     );
 
-    let mut results = bulk(&mut client, &corpus, 0, args.items).await?;
+    let mut results = bulk(&mut client, &channel, &token, &corpus, args.items).await?;
     if let Some(minutes) = args.soak_minutes {
         print_table(&results);
         let server_pid = args
