@@ -436,10 +436,12 @@ async fn customer_histories(
     let sql = format!(
         "WITH wanted(position, customer_id, low, high) AS (VALUES {}) \
          SELECT position, feedback_id, created_at, complaint, stems FROM ( \
-           SELECT w.position AS position, s.feedback_id, s.created_at, s.complaint, s.stems, \
-             ROW_NUMBER() OVER (PARTITION BY w.position ORDER BY s.created_at DESC) AS recency \
-           FROM wanted w JOIN feedback_signals s \
-             ON s.customer_id = w.customer_id AND s.created_at BETWEEN w.low AND w.high) \
+           SELECT w.position AS position, f.id AS feedback_id, f.created_at AS created_at, \
+             s.complaint, s.stems, \
+             ROW_NUMBER() OVER (PARTITION BY w.position ORDER BY f.created_at DESC) AS recency \
+           FROM wanted w JOIN feedback f \
+             ON f.customer_id = w.customer_id AND f.created_at BETWEEN w.low AND w.high \
+           JOIN feedback_signals s ON s.feedback_id = f.id) \
          WHERE recency <= ? ORDER BY position, created_at DESC",
         vec!["(?, ?, ?, ?)"; items.len()].join(", ")
     );

@@ -108,12 +108,18 @@ impl Store {
             // 64 MiB of page cache per connection: index pages of a store of millions of items
             // stay in memory instead of being read back for every insert and lookup.
             .pragma("cache_size", "-65536")
+            // Statement journals (every insert that fires triggers opens one) and sort trees in
+            // memory: as files they were more than half of the writer's bytes written.
+            .pragma("temp_store", "memory")
             .disable_statement_logging();
         let mut writer_connection: SqliteConnection = base
             .clone()
             .create_if_missing(true)
             // The checkpointer copies the log into the database file; commits never wait for it.
             .pragma("wal_autocheckpoint", "0")
+            // The writer descends every index of the store for every item; 256 MiB keeps the
+            // index pages of a store of millions of items in memory (readers keep 64 MiB).
+            .pragma("cache_size", "-262144")
             .connect()
             .await?;
         // `run_direct` rather than `run`: the generic `Acquire` bound of `run` makes the whole
