@@ -452,6 +452,74 @@ async fn an_expired_lease_returns_the_item_to_open_and_roles_are_enforced() {
 }
 
 #[tokio::test]
+async fn a_watcher_that_falls_behind_is_told_and_catches_up_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(settings(dir.path())).await;
+    let mut client = ReviewServiceClient::new(server.channel().await);
+    // A watcher on a connection of its own that reads nothing while changes pile up.
+    let mut watch = ReviewServiceClient::new(server.channel().await)
+        .watch_review_items(as_user(
+            pb::WatchReviewItemsRequest {
+                queue: pb::Queue::Suspicious as i32,
+                after_sequence: 0,
+            },
+            "reviewer1",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    // A long text makes every change a large message, so the transport's flow-control window
+    // holds few of them and the server-side buffers must overflow.
+    let text = format!(
+        "{EXTORTION} {}",
+        "Пылесос сломался через неделю. ".repeat(120)
+    );
+    flag_item(&server, "lag-1", "cust-lag", &text).await;
+    let item = list(&mut client, suspicious()).await.items.remove(0);
+    // 2,000 changes: more than the live buffer (1,024), the watcher's queue and the window.
+    for _ in 0..1_000 {
+        client
+            .claim_review_item(as_user(claim(&item.id), "reviewer1"))
+            .await
+            .unwrap();
+        client
+            .release_review_item(as_user(
+                pb::ReleaseReviewItemRequest {
+                    id: item.id.clone(),
+                },
+                "reviewer1",
+            ))
+            .await
+            .unwrap();
+    }
+    let last = list(&mut client, suspicious()).await.items.remove(0);
+    assert_eq!(last.state, pb::ReviewState::Open as i32);
+
+    let started = Instant::now();
+    let (mut lagged_at, mut previous) = (None, 0);
+    loop {
+        assert!(started.elapsed() < DEADLINE, "the watcher never caught up");
+        let message = watch
+            .message()
+            .await
+            .unwrap()
+            .expect("the watch stays open");
+        if message.lagged {
+            assert!(message.item.is_none(), "a lag notice carries no item");
+            lagged_at.get_or_insert(message.sequence);
+            continue;
+        }
+        assert!(message.sequence > previous, "sequences only go forward");
+        previous = message.sequence;
+        if message.item.unwrap().etag == last.etag {
+            break;
+        }
+    }
+    let lagged_at = lagged_at.expect("a watcher 2,000 changes behind is told it lagged");
+    assert!(lagged_at > 0 && lagged_at < previous);
+}
+
+#[tokio::test]
 async fn queues_filter_page_count_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_with(settings(dir.path())).await;
