@@ -70,13 +70,16 @@ impl Model {
 
     /// Sum of the log-probabilities of a word's letters and its end.
     fn log_probability(&self, letters: &[char]) -> f64 {
-        let mut marked = Vec::with_capacity(letters.len() + 3);
-        marked.extend(['^', '^']);
-        marked.extend_from_slice(letters);
-        marked.push('$');
-        marked
-            .windows(3)
-            .map(|w| self.probability([w[0], w[1], w[2]]).ln())
+        let (mut first, mut second) = ('^', '^');
+        letters
+            .iter()
+            .copied()
+            .chain(['$'])
+            .map(|next| {
+                let probability = self.probability([first, second, next]);
+                (first, second) = (second, next);
+                probability.ln()
+            })
             .sum()
     }
 }
