@@ -204,6 +204,25 @@ const SKETCH_GROWTH: usize = 1 << 16;
 /// The most candidates sharing a single band that are verified (the newest that pass the sketch).
 const MAX_SINGLE_BAND: usize = 4;
 
+/// Which scored candidates (item, shared bands) to verify, most shared bands first, newest first
+/// among equals. A near-duplicate at J ≥ 0.8 shares five bands on average: every item sharing
+/// two or more is kept, but only the newest few sharing one.
+pub fn select_candidates(mut found: Vec<(u32, u32)>) -> Vec<u32> {
+    found.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+    let mut single = 0;
+    found
+        .into_iter()
+        .filter(|(_, bands)| {
+            if *bands >= 2 {
+                return true;
+            }
+            single += 1;
+            single <= MAX_SINGLE_BAND
+        })
+        .map(|(item, _)| item)
+        .collect()
+}
+
 /// One bit of each MinHash slot (its lowest): two items agree on a slot's bit with probability
 /// (1 + J) / 2, so 16 bytes per item estimate J well enough to skip candidates that cannot be
 /// near-duplicates, in memory, before the store is asked for their full signatures
@@ -376,9 +395,13 @@ impl LshTables {
     /// Items sharing at least one band with `signature` whose sketch does not rule out a
     /// near-duplicate, most shared bands first.
     pub fn candidates(&self, signature: &[u32]) -> Vec<u32> {
-        let wanted = sketch(signature);
-        let slots = signature.len().min(128) as u32;
-        let mut counts: FxHashMap<u32, u32> = FxHashMap::default();
+        select_candidates(self.scored_candidates(signature))
+    }
+
+    /// Items sharing at least one band with `signature` whose sketch does not rule out a
+    /// near-duplicate, each with the number of bands it shares, in no particular order.
+    pub fn scored_candidates(&self, signature: &[u32]) -> Vec<(u32, u32)> {
+        let mut shared: Vec<u32> = Vec::new();
         for key in self.keys(signature) {
             let slot = self.slot(key);
             let region =
@@ -387,46 +410,64 @@ impl LshTables {
             let start = region.partition_point(|&entry| entry < low);
             let end = region[start..].partition_point(|&entry| entry >> 32 == u64::from(key));
             let bucket = &region[start..start + end];
-            let newest_sorted = bucket[bucket.len().saturating_sub(MAX_PER_BUCKET)..]
-                .iter()
-                .map(|&entry| entry as u32);
+            shared.extend(
+                bucket[bucket.len().saturating_sub(MAX_PER_BUCKET)..]
+                    .iter()
+                    .map(|&entry| entry as u32),
+            );
             let recent = self.recent.get(&key).map(Vec::as_slice).unwrap_or(&[]);
-            let newest_recent = recent[recent.len().saturating_sub(MAX_PER_BUCKET)..]
-                .iter()
-                .copied();
-            for item in newest_sorted.chain(newest_recent) {
-                *counts.entry(item).or_default() += 1;
-            }
+            shared.extend_from_slice(&recent[recent.len().saturating_sub(MAX_PER_BUCKET)..]);
         }
+        // Counted by sorting: with a million items stored a text meets about a thousand bucket
+        // entries, and a sort counts them several times faster than a hash map.
+        shared.sort_unstable();
+        let wanted = sketch(signature);
+        let slots = signature.len().min(128) as u32;
         // Items sharing bands by chance (a pair at J = 0.5 shares a given band with probability
         // 0.016, and a text has many such neighbours in a large store) mostly show it in their
         // sketch: they are dropped here instead of being read from the store.
-        let mut found: Vec<(u32, u32)> = counts
-            .into_iter()
-            .filter(|(item, _)| {
-                let sketch = self
-                    .sketches
-                    .get(*item as usize)
-                    .copied()
-                    .unwrap_or_default();
-                sketch_similarity(wanted, sketch, slots) >= self.sketch_floor
-            })
-            .collect();
-        found.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-        // A near-duplicate at J ≥ 0.8 shares five bands on average: verify every item sharing
-        // two or more, but only the newest few sharing one.
-        let mut single = 0;
-        found
-            .into_iter()
-            .filter(|(_, bands)| {
-                if *bands >= 2 {
-                    return true;
-                }
-                single += 1;
-                single <= MAX_SINGLE_BAND
-            })
-            .map(|(item, _)| item)
+        shared
+            .chunk_by(|a, b| a == b)
+            .map(|run| (run[0], run.len() as u32))
+            .filter(|&(item, _)| self.sketch_admits(wanted, slots, item))
             .collect()
+    }
+
+    /// Items of `batch` (band key → items, see [`LshTables::band_keys`]) sharing at least one
+    /// band with `signature`, scored like [`LshTables::scored_candidates`].
+    pub fn scored_batch_candidates(
+        &self,
+        signature: &[u32],
+        batch: &FxHashMap<u32, Vec<u32>>,
+    ) -> Vec<(u32, u32)> {
+        let mut shared: Vec<u32> = self
+            .keys(signature)
+            .filter_map(|key| batch.get(&key))
+            .flatten()
+            .copied()
+            .collect();
+        shared.sort_unstable();
+        let wanted = sketch(signature);
+        let slots = signature.len().min(128) as u32;
+        shared
+            .chunk_by(|a, b| a == b)
+            .map(|run| (run[0], run.len() as u32))
+            .filter(|&(item, _)| self.sketch_admits(wanted, slots, item))
+            .collect()
+    }
+
+    /// The band keys of `signature`, the buckets it is filed under.
+    pub fn band_keys(&self, signature: &[u32]) -> Vec<u32> {
+        self.keys(signature).collect()
+    }
+
+    fn sketch_admits(&self, wanted: u128, slots: u32, item: u32) -> bool {
+        let sketch = self
+            .sketches
+            .get(item as usize)
+            .copied()
+            .unwrap_or_default();
+        sketch_similarity(wanted, sketch, slots) >= self.sketch_floor
     }
 
     /// Heap bytes held by the tables.

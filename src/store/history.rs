@@ -69,6 +69,11 @@ pub(super) struct BatchView {
     added_history: HashMap<String, Vec<PastItem>>,
     /// Stored rows of the LSH candidates of the batch's items, and of its own stored items.
     candidates: FxHashMap<u32, CandidateRow>,
+    /// Each new item's scored LSH candidates among the items stored before the batch, by the
+    /// item's position in the batch.
+    scored: HashMap<usize, Vec<(u32, u32)>>,
+    /// The band keys of the items stored earlier in this batch: band key → items.
+    batch_bands: FxHashMap<u32, Vec<u32>>,
 }
 
 /// A new item of a batch: its position, the item and its fingerprint.
@@ -139,11 +144,13 @@ impl SignalState {
             }
         }
         let mut wanted: FxHashSet<u32> = FxHashSet::default();
-        for (_, _, fingerprint) in items {
+        for (position, _, fingerprint) in items {
             if fingerprint.text.words >= self.dedup.min_words {
-                let mut candidates = self.lsh.candidates(&fingerprint.text.signature);
+                let scored = self.lsh.scored_candidates(&fingerprint.text.signature);
+                let mut candidates = dedup::select_candidates(scored.clone());
                 candidates.truncate(MAX_CANDIDATES);
                 wanted.extend(candidates);
+                view.scored.insert(*position, scored);
             }
         }
         let wanted: Vec<u32> = wanted.into_iter().collect();
@@ -178,7 +185,14 @@ impl SignalState {
         flags.extend(repeats::burst(created_at, &past, &self.history));
         if fingerprint.text.words >= self.dedup.min_words
             && let Some((flag, cluster_id)) = self
-                .duplicate(connection, view, feedback, fingerprint, next_sequence)
+                .duplicate(
+                    connection,
+                    view,
+                    position,
+                    feedback,
+                    fingerprint,
+                    next_sequence,
+                )
                 .await?
         {
             flags.push(flag);
@@ -193,13 +207,22 @@ impl SignalState {
         &self,
         connection: &mut SqliteConnection,
         view: &mut BatchView,
+        position: usize,
         feedback: &Feedback,
         fingerprint: &Fingerprint,
         next_sequence: &mut i64,
     ) -> Result<Option<(Flag, String)>> {
         let signature = &fingerprint.text.signature;
-        // Identical texts share every band, so exact duplicates come first.
-        let mut candidates = self.lsh.candidates(signature);
+        // The candidates found before the batch plus those among its own earlier items: the
+        // tables are searched once per item, not again here (with a million items stored that
+        // search is a tenth of an item's cost). Identical texts share every band, so exact
+        // duplicates come first.
+        let mut scored = view.scored.remove(&position).unwrap_or_default();
+        scored.extend(
+            self.lsh
+                .scored_batch_candidates(signature, &view.batch_bands),
+        );
+        let mut candidates = dedup::select_candidates(scored);
         candidates.truncate(MAX_CANDIDATES);
         // The batch's own items can only push older candidates out of the LSH buckets, so the
         // rows read before the batch normally cover every candidate; read any that are not.
@@ -289,6 +312,9 @@ impl SignalState {
         let subject = Subject::of(feedback);
         let item = insert_signals(connection, &subject, fingerprint).await?;
         self.lsh.insert(item, &fingerprint.text.signature);
+        for key in self.lsh.band_keys(&fingerprint.text.signature) {
+            view.batch_bands.entry(key).or_default().push(item);
+        }
         self.frequencies.add(&fingerprint.stems.hashes);
         view.candidates.insert(
             item,

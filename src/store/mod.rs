@@ -147,14 +147,20 @@ impl Store {
             changed_reviews: Vec::new(),
             log_length,
         };
-        let task = tokio::spawn(writer::run(
+        let writer = writer::run(
             writer_connection,
             state,
             queue,
             options.max_batch.max(1),
             committed_sender,
             review_changes.clone(),
-        ));
+        );
+        // The writer waits for SQLite's thread once per statement. On a runtime worker every one
+        // of those wake-ups queued behind the requests' language detection and analysis, and
+        // that waiting, not the writing, set the ingest rate; on a thread of its own the writer
+        // resumes as soon as SQLite answers.
+        let runtime = tokio::runtime::Handle::current();
+        let task = tokio::task::spawn_blocking(move || runtime.block_on(writer));
         Ok(Store {
             readers,
             writes,

@@ -60,6 +60,11 @@ struct Args {
     /// customer over the corpus's 300 days].
     #[arg(long)]
     customers: Option<u64>,
+    /// The `--server` already holds the corpus's first this many items (an earlier run with the
+    /// same seed and `--customers`): the import continues after them, so the run measures ingest
+    /// into a store of that size without filling it again.
+    #[arg(long, default_value_t = 0, requires = "server")]
+    already_stored: u64,
     /// Benchmark a running server instead of an in-process one.
     #[arg(long)]
     server: Option<String>,
@@ -176,14 +181,16 @@ async fn bulk(
     channel: &Channel,
     token: &BearerToken,
     corpus: &Corpus,
+    already_stored: u64,
     count: u64,
 ) -> anyhow::Result<Vec<Measurement>> {
     let mut probes = Vec::new();
-    let mut stored = 0;
+    let mut stored = already_stored;
+    let end = already_stored + count;
     let mut importing = 0.0;
     for point in SCALING_POINTS
         .into_iter()
-        .filter(|point| point + SCALING_PROBE <= count)
+        .filter(|&point| point > already_stored && point + SCALING_PROBE <= end)
     {
         importing += import_stream(client, corpus, stored, point - stored).await?;
         let settled = wait_searchable(channel, token, point).await?;
@@ -197,7 +204,7 @@ async fn bulk(
             seconds,
         ));
     }
-    importing += import_stream(client, corpus, stored, count - stored).await?;
+    importing += import_stream(client, corpus, stored, end - stored).await?;
     let mut results = vec![Measurement::rate("import (bulk stream)", count, importing)];
     results.extend(probes);
     Ok(results)
@@ -590,14 +597,30 @@ async fn main() -> anyhow::Result<()> {
     let (channel, token) =
         connect(&ConnectionArgs::new(server_url.clone(), args.token.clone())).await?;
     let mut client = FeedbackServiceClient::with_interceptor(channel.clone(), token.clone());
-    let customers = args.customers.unwrap_or((args.items / 4).max(1_000));
-    let corpus: Corpus = Arc::new(Mutex::new(CorpusGenerator::new(args.seed, customers)));
+    let customers = args
+        .customers
+        .unwrap_or(((args.already_stored + args.items) / 4).max(1_000));
+    let mut generator = CorpusGenerator::new(args.seed, customers);
+    // Items depend on everything generated before them (customers' earlier texts come back as
+    // repeats), so the stored ones are generated again and dropped.
+    for index in 0..args.already_stored {
+        generator.feedback(index);
+    }
+    let corpus: Corpus = Arc::new(Mutex::new(generator));
     eprintln!(
         "triage-bench: {} bulk items, {} unary items per level, server {server_url}",
         args.items, args.unary_items
     );
 
-    let mut results = bulk(&mut client, &channel, &token, &corpus, args.items).await?;
+    let mut results = bulk(
+        &mut client,
+        &channel,
+        &token,
+        &corpus,
+        args.already_stored,
+        args.items,
+    )
+    .await?;
     if let Some(minutes) = args.soak_minutes {
         print_table(&results);
         let server_pid = args
@@ -615,8 +638,8 @@ async fn main() -> anyhow::Result<()> {
         .await?;
         return stop_in_process(in_process).await;
     }
-    let mut next = args.items;
-    for &level in &args.concurrency {
+    let mut next = args.already_stored + args.items;
+    for &level in args.concurrency.iter().filter(|_| args.unary_items > 0) {
         results.push(unary(&client, &corpus, next, args.unary_items, level.max(1)).await?);
         next += args.unary_items;
     }
