@@ -525,6 +525,17 @@ async fn candidate_rows(
 
 /// Computes signals rows for items stored before the table existed (an upgraded data dir).
 async fn backfill(connection: &mut SqliteConnection, params: &DedupParams) -> Result<()> {
+    // Both tables only grow and every signals row belongs to one feedback item, so equal counts
+    // mean nothing is missing; counting reads two small indexes, where looking for a missing row
+    // joined every item (2 of the 6 seconds a start took with a million items stored).
+    let (feedback, signals): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM feedback), (SELECT COUNT(*) FROM feedback_signals)",
+    )
+    .fetch_one(&mut *connection)
+    .await?;
+    if feedback == signals {
+        return Ok(());
+    }
     loop {
         let missing = sqlx::query(
             "SELECT f.id, f.customer_id, f.created_at, f.kind, f.sentiment, f.text, f.language, \
