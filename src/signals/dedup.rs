@@ -207,11 +207,11 @@ const MAX_SINGLE_BAND: usize = 4;
 /// Which scored candidates (item, shared bands) to verify, most shared bands first, newest first
 /// among equals. A near-duplicate at J ≥ 0.8 shares five bands on average: every item sharing
 /// two or more is kept, but only the newest few sharing one.
-pub fn select_candidates(mut found: Vec<(u32, u32)>) -> Vec<u32> {
+pub fn select_candidates(found: &mut [(u32, u32)]) -> Vec<u32> {
     found.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
     let mut single = 0;
     found
-        .into_iter()
+        .iter()
         .filter(|(_, bands)| {
             if *bands >= 2 {
                 return true;
@@ -219,7 +219,7 @@ pub fn select_candidates(mut found: Vec<(u32, u32)>) -> Vec<u32> {
             single += 1;
             single <= MAX_SINGLE_BAND
         })
-        .map(|(item, _)| item)
+        .map(|&(item, _)| item)
         .collect()
 }
 
@@ -311,16 +311,18 @@ impl LshTables {
             })
     }
 
-    pub fn insert(&mut self, item: u32, signature: &[u32]) {
+    /// Files `item` under the band keys of `signature` and returns those keys.
+    pub fn insert(&mut self, item: u32, signature: &[u32]) -> Vec<u32> {
         self.set_sketch(item, signature);
         let keys: Vec<u32> = self.keys(signature).collect();
-        for key in keys {
+        for &key in &keys {
             self.recent.entry(key).or_default().push(item);
             self.recent_entries += 1;
         }
         if self.recent_entries >= (1 << 16).max(self.sorted.len() / 64) {
             self.merge_recent();
         }
+        keys
     }
 
     /// Adds an item without keeping the table sorted (the start-up rebuild: one sort at the end
@@ -395,7 +397,7 @@ impl LshTables {
     /// Items sharing at least one band with `signature` whose sketch does not rule out a
     /// near-duplicate, most shared bands first.
     pub fn candidates(&self, signature: &[u32]) -> Vec<u32> {
-        select_candidates(self.scored_candidates(signature))
+        select_candidates(&mut self.scored_candidates(signature))
     }
 
     /// Items sharing at least one band with `signature` whose sketch does not rule out a
@@ -418,6 +420,28 @@ impl LshTables {
             let recent = self.recent.get(&key).map(Vec::as_slice).unwrap_or(&[]);
             shared.extend_from_slice(&recent[recent.len().saturating_sub(MAX_PER_BUCKET)..]);
         }
+        self.score(signature, shared)
+    }
+
+    /// Items of `batch` (band key → items, as [`LshTables::insert`] returns the keys) sharing at least one
+    /// band with `signature`, scored like [`LshTables::scored_candidates`].
+    pub fn scored_batch_candidates(
+        &self,
+        signature: &[u32],
+        batch: &FxHashMap<u32, Vec<u32>>,
+    ) -> Vec<(u32, u32)> {
+        let shared = self
+            .keys(signature)
+            .filter_map(|key| batch.get(&key))
+            .flatten()
+            .copied()
+            .collect();
+        self.score(signature, shared)
+    }
+
+    /// Counts how often each item occurs in `shared` (the bucket entries `signature` met) and
+    /// keeps those whose sketch does not rule out a near-duplicate of `signature`.
+    fn score(&self, signature: &[u32], mut shared: Vec<u32>) -> Vec<(u32, u32)> {
         // Counted by sorting: with a million items stored a text meets about a thousand bucket
         // entries, and a sort counts them several times faster than a hash map.
         shared.sort_unstable();
@@ -429,45 +453,15 @@ impl LshTables {
         shared
             .chunk_by(|a, b| a == b)
             .map(|run| (run[0], run.len() as u32))
-            .filter(|&(item, _)| self.sketch_admits(wanted, slots, item))
+            .filter(|&(item, _)| {
+                let sketch = self
+                    .sketches
+                    .get(item as usize)
+                    .copied()
+                    .unwrap_or_default();
+                sketch_similarity(wanted, sketch, slots) >= self.sketch_floor
+            })
             .collect()
-    }
-
-    /// Items of `batch` (band key → items, see [`LshTables::band_keys`]) sharing at least one
-    /// band with `signature`, scored like [`LshTables::scored_candidates`].
-    pub fn scored_batch_candidates(
-        &self,
-        signature: &[u32],
-        batch: &FxHashMap<u32, Vec<u32>>,
-    ) -> Vec<(u32, u32)> {
-        let mut shared: Vec<u32> = self
-            .keys(signature)
-            .filter_map(|key| batch.get(&key))
-            .flatten()
-            .copied()
-            .collect();
-        shared.sort_unstable();
-        let wanted = sketch(signature);
-        let slots = signature.len().min(128) as u32;
-        shared
-            .chunk_by(|a, b| a == b)
-            .map(|run| (run[0], run.len() as u32))
-            .filter(|&(item, _)| self.sketch_admits(wanted, slots, item))
-            .collect()
-    }
-
-    /// The band keys of `signature`, the buckets it is filed under.
-    pub fn band_keys(&self, signature: &[u32]) -> Vec<u32> {
-        self.keys(signature).collect()
-    }
-
-    fn sketch_admits(&self, wanted: u128, slots: u32, item: u32) -> bool {
-        let sketch = self
-            .sketches
-            .get(item as usize)
-            .copied()
-            .unwrap_or_default();
-        sketch_similarity(wanted, sketch, slots) >= self.sketch_floor
     }
 
     /// Heap bytes held by the tables.

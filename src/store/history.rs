@@ -146,8 +146,8 @@ impl SignalState {
         let mut wanted: FxHashSet<u32> = FxHashSet::default();
         for (position, _, fingerprint) in items {
             if fingerprint.text.words >= self.dedup.min_words {
-                let scored = self.lsh.scored_candidates(&fingerprint.text.signature);
-                let mut candidates = dedup::select_candidates(scored.clone());
+                let mut scored = self.lsh.scored_candidates(&fingerprint.text.signature);
+                let mut candidates = dedup::select_candidates(&mut scored);
                 candidates.truncate(MAX_CANDIDATES);
                 wanted.extend(candidates);
                 view.scored.insert(*position, scored);
@@ -222,7 +222,7 @@ impl SignalState {
             self.lsh
                 .scored_batch_candidates(signature, &view.batch_bands),
         );
-        let mut candidates = dedup::select_candidates(scored);
+        let mut candidates = dedup::select_candidates(&mut scored);
         candidates.truncate(MAX_CANDIDATES);
         // The batch's own items can only push older candidates out of the LSH buckets, so the
         // rows read before the batch normally cover every candidate; read any that are not.
@@ -311,8 +311,7 @@ impl SignalState {
     ) -> Result<()> {
         let subject = Subject::of(feedback);
         let item = insert_signals(connection, &subject, fingerprint).await?;
-        self.lsh.insert(item, &fingerprint.text.signature);
-        for key in self.lsh.band_keys(&fingerprint.text.signature) {
+        for key in self.lsh.insert(item, &fingerprint.text.signature) {
             view.batch_bands.entry(key).or_default().push(item);
         }
         self.frequencies.add(&fingerprint.stems.hashes);

@@ -156,9 +156,9 @@ impl Store {
             review_changes.clone(),
         );
         // The writer waits for SQLite's thread once per statement. On a runtime worker every one
-        // of those wake-ups queued behind the requests' language detection and analysis, and
-        // that waiting, not the writing, set the ingest rate; on a thread of its own the writer
-        // resumes as soon as SQLite answers.
+        // of those wake-ups queued behind the requests' language detection and analysis; on a
+        // thread of its own the writer resumes as soon as SQLite answers (docs/PERFORMANCE.md,
+        // session 5).
         let runtime = tokio::runtime::Handle::current();
         let task = tokio::task::spawn_blocking(move || runtime.block_on(writer));
         Ok(Store {
