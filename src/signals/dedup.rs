@@ -190,7 +190,9 @@ pub fn signature_from_bytes(bytes: &[u8]) -> Vec<u32> {
 
 /// The most items taken from one bucket: a campaign of thousands of identical texts must not
 /// make every new member compare against all of them; the newest few suffice to find the cluster.
-const MAX_PER_BUCKET: usize = 32;
+/// With a million items stored the buckets a text meets are mostly full, so this bounds the
+/// entries an item's search scores.
+const MAX_PER_BUCKET: usize = 16;
 
 /// How far below the verification threshold a candidate's one-bit estimate may fall and still be
 /// verified. The estimate's standard deviation is about 0.053 at J = 0.8 and 0.063 at J = 0.7
@@ -201,25 +203,40 @@ const SKETCH_MARGIN: f64 = 0.15;
 /// Items the sketch table grows by at a time.
 const SKETCH_GROWTH: usize = 1 << 16;
 
-/// The most candidates sharing a single band that are verified (the newest that pass the sketch).
-const MAX_SINGLE_BAND: usize = 4;
+/// The most candidates sharing a single band that are verified (those whose sketch agrees most).
+const MAX_SINGLE_BAND: usize = 2;
 
-/// Which scored candidates (item, shared bands) to verify, most shared bands first, newest first
-/// among equals. A near-duplicate at J ≥ 0.8 shares five bands on average: every item sharing
-/// two or more is kept, but only the newest few sharing one.
-pub fn select_candidates(found: &mut [(u32, u32)]) -> Vec<u32> {
-    found.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+/// An item found in the LSH tables for a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    pub item: u32,
+    /// Bands it shares with the text.
+    pub bands: u16,
+    /// Bits of its sketch that agree with the text's.
+    pub agreeing_bits: u16,
+}
+
+/// Which candidates to verify: most shared bands first, then most agreeing sketch bits, newest
+/// first among equals. A near-duplicate at J ≥ 0.8 shares five bands on average: every item
+/// sharing two or more is kept, but only the best two sharing one. In a large store a text
+/// shares one band by chance with many items whose sketches barely pass; ranked by the sketch, a
+/// true near-duplicate sharing one band comes before them (its sketch agrees on ~90% of the bits
+/// against ~75–80% for a chance hit), so two are enough where four newest were not.
+pub fn select_candidates(found: &mut [Candidate]) -> Vec<u32> {
+    found.sort_unstable_by(|a, b| {
+        (b.bands, b.agreeing_bits, b.item).cmp(&(a.bands, a.agreeing_bits, a.item))
+    });
     let mut single = 0;
     found
         .iter()
-        .filter(|(_, bands)| {
-            if *bands >= 2 {
+        .filter(|candidate| {
+            if candidate.bands >= 2 {
                 return true;
             }
             single += 1;
             single <= MAX_SINGLE_BAND
         })
-        .map(|&(item, _)| item)
+        .map(|candidate| candidate.item)
         .collect()
 }
 
@@ -237,10 +254,14 @@ pub fn sketch(signature: &[u32]) -> u128 {
         })
 }
 
+/// How many of the first `slots` bits of two sketches agree.
+fn agreeing_bits(a: u128, b: u128, slots: u32) -> u32 {
+    slots - (a ^ b).count_ones()
+}
+
 /// The Jaccard similarity estimated from two sketches of `slots` bits.
 fn sketch_similarity(a: u128, b: u128, slots: u32) -> f64 {
-    let agree = slots - (a ^ b).count_ones();
-    (2.0 * f64::from(agree) / f64::from(slots) - 1.0).max(0.0)
+    (2.0 * f64::from(agreeing_bits(a, b, slots)) / f64::from(slots) - 1.0).max(0.0)
 }
 
 /// LSH tables: for each band of a signature, which items share it, and each item's sketch.
@@ -402,7 +423,7 @@ impl LshTables {
 
     /// Items sharing at least one band with `signature` whose sketch does not rule out a
     /// near-duplicate, each with the number of bands it shares, in no particular order.
-    pub fn scored_candidates(&self, signature: &[u32]) -> Vec<(u32, u32)> {
+    pub fn scored_candidates(&self, signature: &[u32]) -> Vec<Candidate> {
         let mut shared: Vec<u32> = Vec::new();
         for key in self.keys(signature) {
             let slot = self.slot(key);
@@ -429,7 +450,7 @@ impl LshTables {
         &self,
         signature: &[u32],
         batch: &FxHashMap<u32, Vec<u32>>,
-    ) -> Vec<(u32, u32)> {
+    ) -> Vec<Candidate> {
         let shared = self
             .keys(signature)
             .filter_map(|key| batch.get(&key))
@@ -441,8 +462,8 @@ impl LshTables {
 
     /// Counts how often each item occurs in `shared` (the bucket entries `signature` met) and
     /// keeps those whose sketch does not rule out a near-duplicate of `signature`.
-    fn score(&self, signature: &[u32], mut shared: Vec<u32>) -> Vec<(u32, u32)> {
-        // Counted by sorting: with a million items stored a text meets about a thousand bucket
+    fn score(&self, signature: &[u32], mut shared: Vec<u32>) -> Vec<Candidate> {
+        // Counted by sorting: with a million items stored a text meets a few hundred bucket
         // entries, and a sort counts them several times faster than a hash map.
         shared.sort_unstable();
         let wanted = sketch(signature);
@@ -452,14 +473,18 @@ impl LshTables {
         // sketch: they are dropped here instead of being read from the store.
         shared
             .chunk_by(|a, b| a == b)
-            .map(|run| (run[0], run.len() as u32))
-            .filter(|&(item, _)| {
+            .filter_map(|run| {
+                let item = run[0];
                 let sketch = self
                     .sketches
                     .get(item as usize)
                     .copied()
                     .unwrap_or_default();
-                sketch_similarity(wanted, sketch, slots) >= self.sketch_floor
+                (sketch_similarity(wanted, sketch, slots) >= self.sketch_floor).then(|| Candidate {
+                    item,
+                    bands: run.len().min(usize::from(u16::MAX)) as u16,
+                    agreeing_bits: agreeing_bits(wanted, sketch, slots) as u16,
+                })
             })
             .collect()
     }
@@ -557,5 +582,25 @@ mod tests {
             signature_from_bytes(&signature_to_bytes(&signature)),
             signature
         );
+    }
+
+    #[test]
+    fn single_band_candidates_are_ranked_by_their_sketch_not_their_age() {
+        let candidate = |item, bands, agreeing_bits| Candidate {
+            item,
+            bands,
+            agreeing_bits,
+        };
+        let mut found = vec![
+            candidate(10, 1, 100),
+            candidate(11, 1, 101),
+            candidate(3, 1, 118),
+            candidate(12, 1, 99),
+            candidate(4, 3, 104),
+        ];
+        // Every item sharing several bands first; of those sharing one, the two whose sketch
+        // agrees most, however old: the old near-duplicate (item 3) is not crowded out by newer
+        // chance hits.
+        assert_eq!(select_candidates(&mut found), vec![4, 3, 11]);
     }
 }

@@ -19,7 +19,7 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use super::rows;
 use crate::error::{Error, Result};
 use crate::model::{Feedback, FeedbackKind, Flag, FlagKind, Sentiment, TextSpan};
-use crate::signals::dedup::{self, DedupParams, LshTables};
+use crate::signals::dedup::{self, Candidate, DedupParams, LshTables};
 use crate::signals::repeats::{self, DocumentFrequencies, HistoryParams, PastItem};
 use crate::signals::{Fingerprint, fingerprint};
 
@@ -71,7 +71,7 @@ pub(super) struct BatchView {
     candidates: FxHashMap<u32, CandidateRow>,
     /// Each new item's scored LSH candidates among the items stored before the batch, by the
     /// item's position in the batch.
-    scored: HashMap<usize, Vec<(u32, u32)>>,
+    scored: HashMap<usize, Vec<Candidate>>,
     /// The band keys of the items stored earlier in this batch: band key → items.
     batch_bands: FxHashMap<u32, Vec<u32>>,
 }
