@@ -259,9 +259,15 @@ fn agreeing_bits(a: u128, b: u128, slots: u32) -> u32 {
     slots - (a ^ b).count_ones()
 }
 
+/// The Jaccard similarity estimated from `agreeing` of `slots` sketch bits.
+fn similarity_of_agreement(agreeing: u32, slots: u32) -> f64 {
+    (2.0 * f64::from(agreeing) / f64::from(slots) - 1.0).max(0.0)
+}
+
 /// The Jaccard similarity estimated from two sketches of `slots` bits.
+#[cfg(test)]
 fn sketch_similarity(a: u128, b: u128, slots: u32) -> f64 {
-    (2.0 * f64::from(agreeing_bits(a, b, slots)) / f64::from(slots) - 1.0).max(0.0)
+    similarity_of_agreement(agreeing_bits(a, b, slots), slots)
 }
 
 /// LSH tables: for each band of a signature, which items share it, and each item's sketch.
@@ -480,10 +486,11 @@ impl LshTables {
                     .get(item as usize)
                     .copied()
                     .unwrap_or_default();
-                (sketch_similarity(wanted, sketch, slots) >= self.sketch_floor).then(|| Candidate {
+                let agreeing = agreeing_bits(wanted, sketch, slots);
+                (similarity_of_agreement(agreeing, slots) >= self.sketch_floor).then(|| Candidate {
                     item,
-                    bands: run.len().min(usize::from(u16::MAX)) as u16,
-                    agreeing_bits: agreeing_bits(wanted, sketch, slots) as u16,
+                    bands: u16::try_from(run.len()).unwrap_or(u16::MAX),
+                    agreeing_bits: agreeing as u16,
                 })
             })
             .collect()

@@ -639,9 +639,11 @@ async fn main() -> anyhow::Result<()> {
         return stop_in_process(in_process).await;
     }
     let mut next = args.already_stored + args.items;
-    for &level in args.concurrency.iter().filter(|_| args.unary_items > 0) {
-        results.push(unary(&client, &corpus, next, args.unary_items, level.max(1)).await?);
-        next += args.unary_items;
+    if args.unary_items > 0 {
+        for &level in &args.concurrency {
+            results.push(unary(&client, &corpus, next, args.unary_items, level.max(1)).await?);
+            next += args.unary_items;
+        }
     }
     let searchable = wait_searchable(&channel, &token, next).await?;
     println!("all {next} items searchable {searchable:.2} s after the last acknowledgement");
