@@ -6,6 +6,7 @@
 //! texts rarely share more than a few phrases, as with real feedback. On top of that a few percent
 //! of items are planted on purpose: near-copies of campaign templates sent by many customers,
 //! repeats of a customer's earlier complaint, and suspicious sentences (threats, insults, ads).
+//! Items are written in the order they arrive or at random instants of 300 days ([`Timeline`]).
 //! The same seed always yields the same corpus.
 
 use rand::rngs::StdRng;
@@ -342,25 +343,45 @@ const REPEAT_SHARE: f64 = 0.03;
 const SUSPICIOUS_SHARE: f64 = 0.02;
 /// Customers whose last complaint is remembered for repeats.
 const REMEMBERED_CUSTOMERS: usize = 10_000;
-/// Items are spread over the 300 days before this instant (2026-11-01T00:00:00Z), so customers'
-/// items are as far apart as in a real year of feedback, and no item lies in the future.
+/// No item is written after this instant (2026-11-01T00:00:00Z), so none lies in the future.
 const CORPUS_END_SECONDS: i64 = 1_793_491_200;
-const CORPUS_SPAN_SECONDS: i64 = 300 * 86_400;
+/// `Timeline::Spread` puts items anywhere in the 300 days before the end, so customers' items are
+/// as far apart as in a real year of feedback.
+const SPREAD_SECONDS: i64 = 300 * 86_400;
+/// `Timeline::Arrival`: 3,000 items a day (a mid-sized company's feedback), from 400 days before
+/// the end, so the first 1.2M items lie in the past; later ones are all written at the end.
+const ARRIVALS_PER_DAY: i64 = 3_000;
+const ARRIVAL_START_SECONDS: i64 = CORPUS_END_SECONDS - 400 * 86_400;
+/// `Timeline::Arrival`: an item is written up to two hours before it arrives (a client that
+/// batches its uploads), so neighbouring items arrive a little out of order.
+const ARRIVAL_DELAY_SECONDS: i64 = 2 * 3_600;
+
+/// When the generated items were written (`created_at`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Timeline {
+    /// In the order they arrive, as a live feed or an export sorted by time delivers them.
+    Arrival,
+    /// Each at a random instant of 300 days: a backfill in no particular order, the worst case
+    /// for the store's indexes by time.
+    Spread,
+}
 
 /// Deterministic feedback generator.
 pub struct CorpusGenerator {
     rng: StdRng,
     customers: u64,
+    timeline: Timeline,
     /// The last text of recently seen customers, with its language.
     last_text: FxHashMap<u64, (&'static str, String)>,
 }
 
 impl CorpusGenerator {
     /// `customers` is the size of the customer pool; smaller pools mean more repeat customers.
-    pub fn new(seed: u64, customers: u64) -> CorpusGenerator {
+    pub fn new(seed: u64, customers: u64, timeline: Timeline) -> CorpusGenerator {
         CorpusGenerator {
             rng: StdRng::seed_from_u64(seed),
             customers: customers.max(1),
+            timeline,
             last_text: FxHashMap::default(),
         }
     }
@@ -444,6 +465,22 @@ impl CorpusGenerator {
         words.join(" ")
     }
 
+    /// Seconds since the epoch at which the `index`-th item was written.
+    fn created_at(&mut self, index: u64) -> i64 {
+        match self.timeline {
+            Timeline::Spread => CORPUS_END_SECONDS - self.rng.random_range(0..SPREAD_SECONDS),
+            Timeline::Arrival => {
+                let arrival = i64::try_from(index)
+                    .ok()
+                    .and_then(|index| index.checked_mul(86_400))
+                    .map_or(CORPUS_END_SECONDS, |seconds| {
+                        (ARRIVAL_START_SECONDS + seconds / ARRIVALS_PER_DAY).min(CORPUS_END_SECONDS)
+                    });
+                arrival - self.rng.random_range(0..ARRIVAL_DELAY_SECONDS)
+            }
+        }
+    }
+
     /// The `index`-th item of the corpus; `index` makes the external id unique.
     pub fn feedback(&mut self, index: u64) -> NewFeedback {
         let customer = self.rng.random_range(0..self.customers);
@@ -494,10 +531,7 @@ impl CorpusGenerator {
                 FeedbackKind::Review
             },
             channel: CHANNELS[self.rng.random_range(0..CHANNELS.len())].to_string(),
-            created_at: chrono::DateTime::from_timestamp(
-                CORPUS_END_SECONDS - self.rng.random_range(0..CORPUS_SPAN_SECONDS),
-                0,
-            ),
+            created_at: chrono::DateTime::from_timestamp(self.created_at(index), 0),
             language_hint: String::new(),
             score,
             attributes: Default::default(),
@@ -511,16 +545,33 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_corpus() {
-        let mut a = CorpusGenerator::new(7, 100);
-        let mut b = CorpusGenerator::new(7, 100);
-        for i in 0..50 {
-            assert_eq!(a.feedback(i), b.feedback(i));
+        for timeline in [Timeline::Arrival, Timeline::Spread] {
+            let mut a = CorpusGenerator::new(7, 100, timeline);
+            let mut b = CorpusGenerator::new(7, 100, timeline);
+            for i in 0..50 {
+                assert_eq!(a.feedback(i), b.feedback(i));
+            }
         }
     }
 
     #[test]
+    fn arrivals_come_in_time_order_and_never_after_the_end() {
+        let mut generator = CorpusGenerator::new(3, 100, Timeline::Arrival);
+        let times: Vec<i64> = [0, 3_000, 6_000, 1_200_000, 5_000_000]
+            .iter()
+            .map(|&i| generator.feedback(i).created_at.unwrap().timestamp())
+            .collect();
+        // A day (3,000 items) apart, give or take the two-hour upload delay.
+        for pair in times[..3].windows(2) {
+            assert!((pair[1] - pair[0] - 86_400).abs() < ARRIVAL_DELAY_SECONDS);
+        }
+        assert!(times.iter().all(|&t| t <= CORPUS_END_SECONDS));
+        assert!(times[4] > CORPUS_END_SECONDS - ARRIVAL_DELAY_SECONDS);
+    }
+
+    #[test]
     fn lengths_have_a_realistic_spread() {
-        let mut generator = CorpusGenerator::new(1, 100);
+        let mut generator = CorpusGenerator::new(1, 100, Timeline::Spread);
         let mut lengths: Vec<usize> = (0..2000)
             .map(|i| generator.feedback(i).text.chars().count())
             .collect();

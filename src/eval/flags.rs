@@ -13,7 +13,7 @@ use std::time::Instant;
 use serde::Deserialize;
 
 use super::read_lines;
-use crate::corpus::CorpusGenerator;
+use crate::corpus::{CorpusGenerator, Timeline};
 use crate::error::{Error, Result};
 use crate::model::{FeedbackKind, FlagKind, Score, ScoreKind};
 use crate::signals::lexicons::Lexicons;
@@ -208,7 +208,7 @@ pub fn evaluate(path: &Path, lexicons: &Lexicons) -> Result<FlagsReport> {
     }
     report.micros_per_1000_chars = cost(lexicons, &texts);
     let detector = LanguageDetector::new();
-    let mut corpus = CorpusGenerator::new(7, 1000);
+    let mut corpus = CorpusGenerator::new(7, 1000, Timeline::Spread);
     let synthetic: Vec<(String, String)> = (0..500)
         .map(|i| {
             let text = corpus.feedback(i).text;

@@ -19,7 +19,7 @@ use tonic::transport::Channel;
 use triage::api::convert::new_feedback_to_proto;
 use triage::cli::{BearerToken, ConnectionArgs, connect};
 use triage::config::Settings;
-use triage::corpus::CorpusGenerator;
+use triage::corpus::{CorpusGenerator, Timeline};
 use triage::pb;
 use triage::pb::feedback_service_client::FeedbackServiceClient;
 use triage::pb::satisfaction_service_client::SatisfactionServiceClient;
@@ -56,8 +56,12 @@ struct Args {
     /// Corpus seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// When the corpus's items were written: in the order they arrive (a live feed), or spread
+    /// at random over 300 days (a backfill in no order, the worst case for indexes by time).
+    #[arg(long, value_enum, default_value = "arrival")]
+    timeline: Timeline,
     /// Customer pool size [default: a quarter of the items, at least 1,000: about four items per
-    /// customer over the corpus's 300 days].
+    /// customer over a year].
     #[arg(long)]
     customers: Option<u64>,
     /// The `--server` already holds the corpus's first this many items (an earlier run with the
@@ -600,7 +604,7 @@ async fn main() -> anyhow::Result<()> {
     let customers = args
         .customers
         .unwrap_or(((args.already_stored + args.items) / 4).max(1_000));
-    let mut generator = CorpusGenerator::new(args.seed, customers);
+    let mut generator = CorpusGenerator::new(args.seed, customers, args.timeline);
     // Items depend on everything generated before them (customers' earlier texts come back as
     // repeats), so the stored ones are generated again and dropped.
     for index in 0..args.already_stored {
@@ -657,7 +661,7 @@ async fn main() -> anyhow::Result<()> {
             .extend(satisfaction_load(&channel, &token, args.survey_responses, customers).await?);
     }
     if args.baselines {
-        let mut corpus = CorpusGenerator::new(args.seed, customers);
+        let mut corpus = CorpusGenerator::new(args.seed, customers, args.timeline);
         let items: Vec<_> = (0..args.items).map(|i| corpus.feedback(i)).collect();
         let levels = &args.search_concurrency;
         let queries = args.queries.max(1);
