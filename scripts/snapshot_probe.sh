@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Snapshot probe: how much one 10k import costs with a given store size (docs/PERFORMANCE.md,
+# sessions 5-7). Copies SNAPSHOT, the data dir of a stopped `triage serve` that holds the
+# corpus's first STORED items (keep one from a full `triage-bench --server` run against
+# `triage serve --data-dir DIR`), starts a release server on the copy, imports the corpus's next
+# 10k items and prints the throughput and the server's CPU per imported item, in all and per
+# thread group. CUSTOMERS must be the customer pool of the run that filled the snapshot (a
+# quarter of its `--items` by default: 252500 for `--items 1010000`).
+#
+# Single probes on a 2-core VM move by ±15% and more between hours: repeat them and interleave
+# the binaries or store sizes you compare.
+#
+#   scripts/snapshot_probe.sh SNAPSHOT STORED CUSTOMERS
+set -euo pipefail
+cd "$(dirname "$0")/.."
+snapshot=${1:?snapshot dir}
+stored=${2:?items in the snapshot}
+customers=${3:?customer pool of the run that filled it}
+cargo build --release --bin triage --bin triage-bench
+work=$(mktemp -d)
+cp -a "$snapshot" "$work/db"
+log="$work/server.log"
+./target/release/triage serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+    --data-dir "$work/db" >"$log" 2>&1 &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+address="" metrics=""
+for _ in $(seq 1 600); do
+    address=$(sed -n 's/^triage listening on //p' "$log")
+    metrics=$(sed -n 's/.*metrics at \/metrics address=\([0-9.:]*\).*/\1/p' "$log")
+    [ -n "$address" ] && [ -n "$metrics" ] && break
+    kill -0 $server 2>/dev/null || { cat "$log"; exit 1; }
+    sleep 0.1
+done
+[ -n "$address" ] || { echo "server did not start" >&2; cat "$log"; exit 1; }
+
+ingested() {
+    curl -s "http://$metrics/metrics" |
+        awk '/^triage_feedback_ingested_total/ { n += $2 } END { print n + 0 }'
+}
+# CPU ticks per thread group (threads named alike, e.g. tokio-rt-worker, summed).
+threads() {
+    for task in /proc/$server/task/*; do
+        # A thread may end between the listing and the read.
+        echo "$(tr ' ' '_' <"$task/comm" 2>/dev/null) $(awk '{ print $14 + $15 }' "$task/stat" 2>/dev/null)" || true
+    done | awk '{ name = $1; sub(/_[0-9]+$/, "", name); ticks[name] += $2 }
+                END { for (name in ticks) print name, ticks[name] }' | sort
+}
+
+./target/release/triage-bench --server "http://$address" --already-stored "$stored" \
+    --customers "$customers" --items 10000 --unary-items 0 --queries 0 >"$work/bench.out" 2>&1 &
+bench=$!
+# The bench first generates the stored items again (the corpus is sequential): the server's CPU
+# is counted from its first imported item.
+threads >"$work/before"
+while [ "$(ingested)" = 0 ] && kill -0 $bench 2>/dev/null; do
+    threads >"$work/before"
+    sleep 0.05
+done
+wait $bench || { cat "$work/bench.out"; exit 1; }
+threads >"$work/after"
+rate=$(tr '\r' '\n' <"$work/bench.out" | awk '/import \(bulk stream\)/ { print $6 }')
+ticks_per_second=$(getconf CLK_TCK)
+echo "$stored stored: $rate items/s; server CPU µs per imported item:"
+join "$work/before" "$work/after" | awk -v hz="$ticks_per_second" '
+    { used = ($3 - $2) * 1e6 / hz / 10000; total += used; if (used >= 1) printf "  %-20s %6.0f\n", $1, used }
+    END { printf "  %-20s %6.0f\n", "all threads", total }'
