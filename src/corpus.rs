@@ -350,7 +350,7 @@ const CORPUS_END_SECONDS: i64 = 1_793_491_200;
 const SPREAD_SECONDS: i64 = 300 * 86_400;
 /// `Timeline::Arrival`: 3,000 items a day (a mid-sized company's feedback), from 400 days before
 /// the end, so the first 1.2M items lie in the past; later ones are all written at the end.
-const ARRIVALS_PER_DAY: i64 = 3_000;
+const ARRIVALS_PER_DAY: u64 = 3_000;
 const ARRIVAL_START_SECONDS: i64 = CORPUS_END_SECONDS - 400 * 86_400;
 /// `Timeline::Arrival`: an item is written up to two hours before it arrives (a client that
 /// batches its uploads), so neighbouring items arrive a little out of order.
@@ -470,12 +470,9 @@ impl CorpusGenerator {
         match self.timeline {
             Timeline::Spread => CORPUS_END_SECONDS - self.rng.random_range(0..SPREAD_SECONDS),
             Timeline::Arrival => {
-                let arrival = i64::try_from(index)
-                    .ok()
-                    .and_then(|index| index.checked_mul(86_400))
-                    .map_or(CORPUS_END_SECONDS, |seconds| {
-                        (ARRIVAL_START_SECONDS + seconds / ARRIVALS_PER_DAY).min(CORPUS_END_SECONDS)
-                    });
+                // At most u64::MAX / 3,000 seconds: it fits an i64 with the start added.
+                let since_start = (index.saturating_mul(86_400) / ARRIVALS_PER_DAY) as i64;
+                let arrival = (ARRIVAL_START_SECONDS + since_start).min(CORPUS_END_SECONDS);
                 arrival - self.rng.random_range(0..ARRIVAL_DELAY_SECONDS)
             }
         }
