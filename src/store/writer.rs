@@ -119,7 +119,11 @@ pub(super) async fn run(
         }
         let first_sequence = state.next_sequence;
         let first_review_sequence = state.next_review_sequence;
-        match apply_batch(&mut connection, &mut state, &batch).await {
+        let started = std::time::Instant::now();
+        let applied = apply_batch(&mut connection, &mut state, &batch).await;
+        // The writer's busy time: with the store's single writer the ceiling of the write rate.
+        metrics::histogram!("triage_store_batch_seconds").record(started.elapsed().as_secs_f64());
+        match applied {
             Ok(replies) => {
                 if state.next_sequence != first_sequence {
                     committed.send_replace(state.next_sequence - 1);
