@@ -200,6 +200,12 @@ const MAX_PER_BUCKET: usize = 16;
 /// collisions of texts sharing stock phrases are mostly not read from the store at all.
 const SKETCH_MARGIN: f64 = 0.15;
 
+/// The margin for candidates sharing a single band. A near-duplicate at J ≥ 0.8 shares one band
+/// only 1–2% of the time, and then its sketch still estimates at least 0.65 with a probability
+/// above 0.997; most chance hits of a large store share one band with a sketch near 0.6
+/// (with a million items stored this halves the rows an item reads).
+const SINGLE_BAND_MARGIN: f64 = 0.05;
+
 /// Items the sketch table grows by at a time.
 const SKETCH_GROWTH: usize = 1 << 16;
 
@@ -290,6 +296,8 @@ pub struct LshTables {
     sketches: Vec<u128>,
     /// Candidates whose sketch estimates less than this are not worth verifying.
     sketch_floor: f64,
+    /// The same for candidates sharing a single band.
+    single_band_floor: f64,
 }
 
 impl LshTables {
@@ -308,6 +316,7 @@ impl LshTables {
             recent_entries: 0,
             sketches: Vec::new(),
             sketch_floor: params.threshold - SKETCH_MARGIN,
+            single_band_floor: params.threshold - SINGLE_BAND_MARGIN,
         }
     }
 
@@ -487,7 +496,12 @@ impl LshTables {
                     .copied()
                     .unwrap_or_default();
                 let agreeing = agreeing_bits(wanted, sketch, slots);
-                (similarity_of_agreement(agreeing, slots) >= self.sketch_floor).then(|| Candidate {
+                let floor = if run.len() == 1 {
+                    self.single_band_floor
+                } else {
+                    self.sketch_floor
+                };
+                (similarity_of_agreement(agreeing, slots) >= floor).then(|| Candidate {
                     item,
                     bands: u16::try_from(run.len()).unwrap_or(u16::MAX),
                     agreeing_bits: agreeing as u16,
@@ -580,6 +594,30 @@ mod tests {
         let exact = estimated_similarity(&a, &edited);
         assert!((near - exact).abs() < 0.25, "{near} vs {exact}");
         assert!(sketch_similarity(sketch(&a), sketch(&other), 128) < 0.45);
+    }
+
+    #[test]
+    fn a_candidate_sharing_one_band_needs_a_closer_sketch() {
+        let mut tables = LshTables::new(&DedupParams::default());
+        let text = fingerprint(TEXT, 4).signature;
+        // The sketch keeps each slot's lowest bit: flipping it in 25 slots leaves 103 of 128
+        // bits agreeing, an estimate of 0.61 — above the floor of two shared bands (0.55),
+        // below that of one (0.65).
+        let mut flipped = text.clone();
+        for value in &mut flipped[..25] {
+            *value ^= 1;
+        }
+        tables.set_sketch(1, &flipped);
+        tables.set_sketch(2, &flipped);
+        let kept = tables.score(&text, vec![1, 2, 2]);
+        assert_eq!(
+            kept,
+            vec![Candidate {
+                item: 2,
+                bands: 2,
+                agreeing_bits: 103
+            }]
+        );
     }
 
     #[test]

@@ -14,8 +14,9 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use rustc_hash::{FxHashMap, FxHashSet};
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::sqlite::SqliteConnection;
 
+use super::candidates::{CandidateRow, RecentRows, candidate_rows, item_number};
 use super::rows;
 use crate::error::{Error, Result};
 use crate::model::{Feedback, FeedbackKind, Flag, FlagKind, Sentiment, TextSpan};
@@ -31,32 +32,6 @@ const MAX_CANDIDATES: usize = 32;
 const MAX_EVIDENCE_CHARS: usize = 1000;
 /// New items whose history one statement reads (four parameters each).
 const HISTORY_ITEMS_PER_READ: usize = 200;
-/// Candidates whose stored rows one statement reads.
-const CANDIDATES_PER_READ: usize = 500;
-
-/// A stored item as the duplicate check compares it.
-#[derive(Debug, Clone)]
-struct CandidateRow {
-    feedback_id: String,
-    customer_id: String,
-    words: i64,
-    text_hash: i64,
-    signature: Vec<u32>,
-    cluster_id: String,
-}
-
-impl CandidateRow {
-    fn from_row(row: &SqliteRow) -> Result<CandidateRow> {
-        Ok(CandidateRow {
-            feedback_id: row.try_get("feedback_id")?,
-            customer_id: row.try_get("customer_id")?,
-            words: row.try_get("words")?,
-            text_hash: row.try_get("text_hash")?,
-            signature: dedup::signature_from_bytes(row.try_get("signature")?),
-            cluster_id: row.try_get("cluster_id")?,
-        })
-    }
-}
 
 /// What one write batch reads before its first item (one statement for all its items instead
 /// of one per item and question: every statement is a round trip to SQLite's thread), kept
@@ -84,6 +59,7 @@ pub(super) struct SignalState {
     history: HistoryParams,
     lsh: LshTables,
     frequencies: DocumentFrequencies,
+    recent: RecentRows,
 }
 
 fn is_complaint(kind: FeedbackKind, sentiment: Sentiment) -> bool {
@@ -103,6 +79,7 @@ impl SignalState {
         let mut state = SignalState {
             lsh: LshTables::new(&dedup),
             frequencies: DocumentFrequencies::default(),
+            recent: RecentRows::default(),
             dedup,
             history,
         };
@@ -133,35 +110,58 @@ impl SignalState {
 
     /// Reads the stored history and duplicate candidates of a batch's new items.
     pub async fn prefetch(
-        &self,
+        &mut self,
         connection: &mut SqliteConnection,
         items: &[NewItem<'_>],
     ) -> Result<BatchView> {
         let mut view = BatchView::default();
-        for chunk in items.chunks(HISTORY_ITEMS_PER_READ) {
-            for (position, past) in customer_histories(connection, chunk, &self.history).await? {
-                view.history.insert(position, past);
+        let (params, dedup, lsh) = (&self.history, &self.dedup, &self.lsh);
+        let histories = async {
+            let mut histories = HashMap::new();
+            for chunk in items.chunks(HISTORY_ITEMS_PER_READ) {
+                histories.extend(customer_histories(connection, chunk, params).await?);
             }
-        }
+            Ok::<_, Error>(histories)
+        };
+        // The search needs no store, so it runs while SQLite's thread answers the history reads
+        // (it yields first so the reads are sent before it starts): with a million items stored
+        // both take tens of microseconds per item of the writer's time.
+        let search = async {
+            tokio::task::yield_now().await;
+            items
+                .iter()
+                .filter(|(_, _, fingerprint)| fingerprint.text.words >= dedup.min_words)
+                .map(|(position, _, fingerprint)| {
+                    (
+                        *position,
+                        lsh.scored_candidates(&fingerprint.text.signature),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let (histories, searched) = tokio::join!(histories, search);
+        view.history = histories?;
         let mut wanted: FxHashSet<u32> = FxHashSet::default();
-        for (position, _, fingerprint) in items {
-            if fingerprint.text.words >= self.dedup.min_words {
-                let mut scored = self.lsh.scored_candidates(&fingerprint.text.signature);
-                let mut candidates = dedup::select_candidates(&mut scored);
-                candidates.truncate(MAX_CANDIDATES);
-                wanted.extend(candidates);
-                view.scored.insert(*position, scored);
-            }
+        for (position, mut scored) in searched {
+            let mut candidates = dedup::select_candidates(&mut scored);
+            candidates.truncate(MAX_CANDIDATES);
+            wanted.extend(candidates);
+            view.scored.insert(position, scored);
         }
         let wanted: Vec<u32> = wanted.into_iter().collect();
-        view.candidates = candidate_rows(connection, &wanted).await?;
+        view.candidates = candidate_rows(connection, &mut self.recent, &wanted).await?;
         Ok(view)
+    }
+
+    /// Keeps the candidate rows of a committed batch for the next ones.
+    pub fn keep_rows(&mut self, view: BatchView) {
+        self.recent.keep(view.candidates);
     }
 
     /// Adds the history flags of a new item (not yet inserted) and its cluster id; puts an
     /// earlier item into the new cluster when it is the cluster's first member.
     pub async fn judge(
-        &self,
+        &mut self,
         connection: &mut SqliteConnection,
         view: &mut BatchView,
         position: usize,
@@ -204,7 +204,7 @@ impl SignalState {
     }
 
     async fn duplicate(
-        &self,
+        &mut self,
         connection: &mut SqliteConnection,
         view: &mut BatchView,
         position: usize,
@@ -233,7 +233,7 @@ impl SignalState {
             .collect();
         if !missing.is_empty() {
             view.candidates
-                .extend(candidate_rows(connection, &missing).await?);
+                .extend(candidate_rows(connection, &mut self.recent, &missing).await?);
         }
         let mut matches: Vec<(f64, u32, String, String)> = Vec::new();
         for item in candidates {
@@ -365,11 +365,6 @@ impl BatchView {
     }
 }
 
-fn item_number(item: i64) -> Result<u32> {
-    u32::try_from(item)
-        .map_err(|_| Error::Corrupt(format!("feedback_signals item {item} out of range")))
-}
-
 /// The stored facts of an item that its signals row repeats.
 struct Subject<'a> {
     feedback_id: &'a str,
@@ -493,33 +488,6 @@ async fn customer_histories(
             });
     }
     Ok(histories)
-}
-
-/// The stored rows of `items` (LSH item numbers), a few statements for any number.
-async fn candidate_rows(
-    connection: &mut SqliteConnection,
-    items: &[u32],
-) -> Result<FxHashMap<u32, CandidateRow>> {
-    let mut found = FxHashMap::default();
-    for chunk in items.chunks(CANDIDATES_PER_READ) {
-        let sql = format!(
-            "SELECT item, feedback_id, customer_id, words, text_hash, signature, cluster_id \
-             FROM feedback_signals WHERE item IN ({})",
-            rows::placeholders(chunk.len())
-        );
-        // Only placeholders are formatted in; the item numbers are bound.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for item in chunk {
-            query = query.bind(i64::from(*item));
-        }
-        for row in query.fetch_all(&mut *connection).await? {
-            found.insert(
-                item_number(row.try_get("item")?)?,
-                CandidateRow::from_row(&row)?,
-            );
-        }
-    }
-    Ok(found)
 }
 
 /// Computes signals rows for items stored before the table existed (an upgraded data dir).

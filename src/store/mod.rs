@@ -6,6 +6,7 @@
 //! idempotency checks see every earlier write in order. Reads use a separate pool of read-only
 //! connections and never wait for the writer.
 
+mod candidates;
 mod checkpoint;
 mod history;
 mod review;
