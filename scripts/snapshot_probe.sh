@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Snapshot probe: how much one 10k import costs with a given store size (docs/PERFORMANCE.md,
-# sessions 5-7). Copies SNAPSHOT, the data dir of a stopped `triage serve` that holds the
+# sessions 5-8). Copies SNAPSHOT, the data dir of a stopped `triage serve` that holds the
 # corpus's first STORED items (keep one from a full `triage-bench --server` run against
 # `triage serve --data-dir DIR`), starts a release server on the copy, imports the corpus's next
-# 10k items and prints the throughput and the server's CPU per imported item, in all and per
-# thread group. CUSTOMERS must be the customer pool of the run that filled the snapshot (a
+# 10k items and prints the throughput, the server's CPU per imported item (in all and per thread
+# group) and the single writer's time per item. CUSTOMERS must be the customer pool of the run that filled the snapshot (a
 # quarter of its `--items` by default: 252500 for `--items 1010000`).
 #
 # Single probes on a 2-core VM move by ±15% and more between hours: repeat them and interleave
@@ -42,7 +42,7 @@ ingested() {
 threads() {
     for task in /proc/$server/task/*; do
         # A thread may end between the listing and the read.
-        echo "$(tr ' ' '_' <"$task/comm" 2>/dev/null) $(awk '{ print $14 + $15 }' "$task/stat" 2>/dev/null)" || true
+        echo "$({ tr ' ' '_' <"$task/comm"; } 2>/dev/null) $(awk '{ print $14 + $15 }' "$task/stat" 2>/dev/null)" || true
     done | awk '{ name = $1; sub(/_[0-9]+$/, "", name); ticks[name] += $2 }
                 END { for (name in ticks) print name, ticks[name] }' | sort
 }
@@ -65,3 +65,16 @@ echo "$stored stored: $rate items/s; server CPU µs per imported item:"
 join "$work/before" "$work/after" | awk -v hz="$ticks_per_second" '
     { used = ($3 - $2) * 1e6 / hz / 10000; total += used; if (used >= 1) printf "  %-20s %6.0f\n", $1, used }
     END { printf "  %-20s %6.0f\n", "all threads", total }'
+# The single writer's busy time per imported item (the ceiling of the write rate) and where the
+# duplicate check's candidate rows came from; the server counted nothing before the import.
+curl -s "http://$metrics/metrics" | awk '
+    /^triage_feedback_ingested_total/ { items += $2 }
+    /^triage_store_batch_seconds_sum/ { writer = $2 }
+    /^triage_store_commit_seconds_sum/ { commit = $2 }
+    /^triage_dedup_candidate_rows_total\{source="store"\}/ { store = $2 }
+    /^triage_dedup_candidate_rows_total\{source="cache"\}/ { cache = $2 }
+    END {
+        if (items == 0) exit
+        printf "writer µs per item: %.0f (commit %.0f); candidate rows per item: %.2f from the store, %.2f from the cache\n",
+            writer * 1e6 / items, commit * 1e6 / items, store / items, cache / items
+    }'
