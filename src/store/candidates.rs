@@ -26,7 +26,7 @@ const CANDIDATES_PER_READ: usize = 500;
 const ROWS_PER_GENERATION: usize = 32_768;
 
 /// A stored item as the duplicate check compares it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct CandidateRow {
     pub feedback_id: String,
     pub customer_id: String,

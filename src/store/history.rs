@@ -62,6 +62,13 @@ pub(super) struct SignalState {
     recent: RecentRows,
 }
 
+/// The candidates worth verifying, best first, at most [`MAX_CANDIDATES`].
+fn to_verify(scored: &mut [Candidate]) -> Vec<u32> {
+    let mut candidates = dedup::select_candidates(scored);
+    candidates.truncate(MAX_CANDIDATES);
+    candidates
+}
+
 fn is_complaint(kind: FeedbackKind, sentiment: Sentiment) -> bool {
     kind == FeedbackKind::Complaint || sentiment == Sentiment::Negative
 }
@@ -143,9 +150,7 @@ impl SignalState {
         view.history = histories?;
         let mut wanted: FxHashSet<u32> = FxHashSet::default();
         for (position, mut scored) in searched {
-            let mut candidates = dedup::select_candidates(&mut scored);
-            candidates.truncate(MAX_CANDIDATES);
-            wanted.extend(candidates);
+            wanted.extend(to_verify(&mut scored));
             view.scored.insert(position, scored);
         }
         let wanted: Vec<u32> = wanted.into_iter().collect();
@@ -222,8 +227,7 @@ impl SignalState {
             self.lsh
                 .scored_batch_candidates(signature, &view.batch_bands),
         );
-        let mut candidates = dedup::select_candidates(&mut scored);
-        candidates.truncate(MAX_CANDIDATES);
+        let candidates = to_verify(&mut scored);
         // The batch's own items can only push older candidates out of the LSH buckets, so the
         // rows read before the batch normally cover every candidate; read any that are not.
         let missing: Vec<u32> = candidates
