@@ -29,6 +29,13 @@ pub struct HistoryParams {
     pub burst_window: TimeDelta,
 }
 
+impl HistoryParams {
+    /// How far back from a new item the items that can flag it reach.
+    pub fn reach(&self) -> TimeDelta {
+        self.repeat_window.max(self.burst_window)
+    }
+}
+
 impl Default for HistoryParams {
     fn default() -> Self {
         HistoryParams {

@@ -16,22 +16,28 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
 
+use super::activity::RecentActivity;
 use super::candidates::{CandidateRow, RecentRows, candidate_rows, item_number};
 use super::rows;
+use super::signal_rows::{
+    MAX_HISTORY, Subject, backfill, customer_histories, history_window, insert_signals,
+    join_cluster,
+};
 use crate::error::{Error, Result};
 use crate::model::{Feedback, FeedbackKind, Flag, FlagKind, Sentiment, TextSpan};
+use crate::signals::Fingerprint;
 use crate::signals::dedup::{self, Candidate, DedupParams, LshTables};
 use crate::signals::repeats::{self, DocumentFrequencies, HistoryParams, PastItem};
-use crate::signals::{Fingerprint, fingerprint};
 
-/// The most of a customer's items read to judge repeats and bursts.
-const MAX_HISTORY: i64 = 200;
 /// The most candidates verified per new item.
 const MAX_CANDIDATES: usize = 32;
 /// Evidence of a duplicate quotes the text up to this many characters.
 const MAX_EVIDENCE_CHARS: usize = 1000;
 /// New items whose history one statement reads (four parameters each).
 const HISTORY_ITEMS_PER_READ: usize = 200;
+/// The most recent items held in memory for repeats and bursts: at some 300 bytes an item about
+/// 150 MB, and five times what a window of 30 days holds at 3,000 items a day.
+const MAX_HELD_ITEMS: usize = 500_000;
 
 /// What one write batch reads before its first item (one statement for all its items instead
 /// of one per item and question: every statement is a round trip to SQLite's thread), kept
@@ -60,6 +66,7 @@ pub(super) struct SignalState {
     lsh: LshTables,
     frequencies: DocumentFrequencies,
     recent: RecentRows,
+    activity: RecentActivity,
 }
 
 /// The candidates worth verifying, best first, at most [`MAX_CANDIDATES`].
@@ -69,7 +76,7 @@ fn to_verify(scored: &mut [Candidate]) -> Vec<u32> {
     candidates
 }
 
-fn is_complaint(kind: FeedbackKind, sentiment: Sentiment) -> bool {
+pub(super) fn is_complaint(kind: FeedbackKind, sentiment: Sentiment) -> bool {
     kind == FeedbackKind::Complaint || sentiment == Sentiment::Negative
 }
 
@@ -83,30 +90,53 @@ impl SignalState {
     ) -> Result<SignalState> {
         let started = Instant::now();
         backfill(connection, &dedup).await?;
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(created_at) FROM feedback")
+            .fetch_one(&mut *connection)
+            .await?;
+        let newest = newest
+            .map(|micros| rows::from_micros(micros, "created_at"))
+            .transpose()?;
         let mut state = SignalState {
             lsh: LshTables::new(&dedup),
             frequencies: DocumentFrequencies::default(),
             recent: RecentRows::default(),
+            activity: RecentActivity::new(history.reach(), newest, MAX_HELD_ITEMS),
             dedup,
             history,
         };
         let mut items = 0usize;
         {
-            let mut rows = sqlx::query("SELECT item, signature, stems FROM feedback_signals")
-                .fetch(&mut *connection);
+            let mut rows = sqlx::query(
+                "SELECT item, signature, stems, feedback_id, customer_id, created_at, complaint \
+                 FROM feedback_signals",
+            )
+            .fetch(&mut *connection);
             while let Some(row) = rows.try_next().await? {
                 let item = item_number(row.try_get("item")?)?;
                 let signature = dedup::signature_from_bytes(row.try_get("signature")?);
                 state.lsh.push_unsorted(item, &signature);
-                state
-                    .frequencies
-                    .add(&repeats::stems_from_bytes(row.try_get("stems")?));
+                let stems = repeats::stems_from_bytes(row.try_get("stems")?);
+                state.frequencies.add(&stems);
+                let created_at = rows::from_micros(row.try_get("created_at")?, "created_at")?;
+                if state.activity.holds(created_at) {
+                    let customer_id: &str = row.try_get("customer_id")?;
+                    state.activity.add(
+                        customer_id,
+                        PastItem {
+                            feedback_id: row.try_get("feedback_id")?,
+                            created_at,
+                            complaint: row.try_get("complaint")?,
+                            stems,
+                        },
+                    );
+                }
                 items += 1;
             }
         }
         state.lsh.seal();
         tracing::info!(
             items,
+            recent_items = state.activity.held(),
             lsh_bytes = state.lsh.memory_bytes(),
             stem_bytes = state.frequencies.memory_bytes(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -123,9 +153,28 @@ impl SignalState {
     ) -> Result<BatchView> {
         let mut view = BatchView::default();
         let (params, dedup, lsh) = (&self.history, &self.dedup, &self.lsh);
+        // A live feed's items find their whole history in memory; older ones read the store.
+        let (held, unheld): (Vec<NewItem>, Vec<NewItem>) =
+            items.iter().partition(|(_, feedback, _)| {
+                self.activity
+                    .holds(history_window(feedback.created_at, params).0)
+            });
+        metrics::counter!("triage_history_reads_total", "source" => "memory")
+            .increment(held.len() as u64);
+        metrics::counter!("triage_history_reads_total", "source" => "store")
+            .increment(unheld.len() as u64);
+        for (position, feedback, _) in &held {
+            let (from, to) = history_window(feedback.created_at, params);
+            let past = self
+                .activity
+                .history(&feedback.customer_id, from, to, MAX_HISTORY as usize);
+            if !past.is_empty() {
+                view.history.insert(*position, past);
+            }
+        }
         let histories = async {
             let mut histories = HashMap::new();
-            for chunk in items.chunks(HISTORY_ITEMS_PER_READ) {
+            for chunk in unheld.chunks(HISTORY_ITEMS_PER_READ) {
                 histories.extend(customer_histories(connection, chunk, params).await?);
             }
             Ok::<_, Error>(histories)
@@ -147,7 +196,7 @@ impl SignalState {
                 .collect::<Vec<_>>()
         };
         let (histories, searched) = tokio::join!(histories, search);
-        view.history = histories?;
+        view.history.extend(histories?);
         let mut wanted: FxHashSet<u32> = FxHashSet::default();
         for (position, mut scored) in searched {
             wanted.extend(to_verify(&mut scored));
@@ -158,9 +207,16 @@ impl SignalState {
         Ok(view)
     }
 
-    /// Keeps the candidate rows of a committed batch for the next ones.
-    pub fn keep_rows(&mut self, view: BatchView) {
+    /// Keeps what a committed batch read and added for the next batches: its candidate rows
+    /// and its items, as history.
+    pub fn committed(&mut self, view: BatchView) {
         self.recent.keep(view.candidates);
+        for (customer_id, added) in view.added_history {
+            for item in added {
+                self.activity.add(&customer_id, item);
+            }
+        }
+        metrics::gauge!("triage_history_items_held").set(self.activity.held() as f64);
     }
 
     /// Adds the history flags of a new item (not yet inserted) and its cluster id; puts an
@@ -366,179 +422,5 @@ impl BatchView {
             past.truncate(MAX_HISTORY as usize);
         }
         past
-    }
-}
-
-/// The stored facts of an item that its signals row repeats.
-struct Subject<'a> {
-    feedback_id: &'a str,
-    customer_id: &'a str,
-    created_at: DateTime<Utc>,
-    complaint: bool,
-    cluster_id: &'a str,
-}
-
-impl<'a> Subject<'a> {
-    fn of(feedback: &'a Feedback) -> Subject<'a> {
-        Subject {
-            feedback_id: &feedback.id,
-            customer_id: &feedback.customer_id,
-            created_at: feedback.created_at,
-            complaint: is_complaint(feedback.kind, feedback.analysis.sentiment),
-            cluster_id: &feedback.analysis.cluster_id,
-        }
-    }
-}
-
-async fn insert_signals(
-    connection: &mut SqliteConnection,
-    subject: &Subject<'_>,
-    fingerprint: &Fingerprint,
-) -> Result<u32> {
-    let done = sqlx::query(
-        "INSERT INTO feedback_signals (feedback_id, customer_id, created_at, complaint, words, \
-         text_hash, signature, stems, cluster_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(subject.feedback_id)
-    .bind(subject.customer_id)
-    .bind(rows::to_micros(subject.created_at))
-    .bind(subject.complaint)
-    .bind(fingerprint.text.words as i64)
-    .bind(fingerprint.text.exact_hash as i64)
-    .bind(dedup::signature_to_bytes(&fingerprint.text.signature))
-    .bind(repeats::stems_to_bytes(&fingerprint.stems.hashes))
-    .bind(subject.cluster_id)
-    .execute(connection)
-    .await?;
-    item_number(done.last_insert_rowid())
-}
-
-/// Puts a stored item into a cluster; its change gets a new sequence number so the index sees it.
-async fn join_cluster(
-    connection: &mut SqliteConnection,
-    feedback_id: &str,
-    cluster_id: &str,
-    next_sequence: &mut i64,
-) -> Result<()> {
-    sqlx::query("UPDATE feedback_signals SET cluster_id = ? WHERE feedback_id = ?")
-        .bind(cluster_id)
-        .bind(feedback_id)
-        .execute(&mut *connection)
-        .await?;
-    sqlx::query("UPDATE feedback SET cluster_id = ?, seq = ? WHERE id = ?")
-        .bind(cluster_id)
-        .bind(*next_sequence)
-        .bind(feedback_id)
-        .execute(&mut *connection)
-        .await?;
-    *next_sequence += 1;
-    Ok(())
-}
-
-/// The span of a customer's items that matters to a new item created at `created_at`.
-fn history_window(
-    created_at: DateTime<Utc>,
-    params: &HistoryParams,
-) -> (DateTime<Utc>, DateTime<Utc>) {
-    (
-        created_at - params.repeat_window.max(params.burst_window),
-        created_at + params.burst_window,
-    )
-}
-
-/// The stored history of each new item (at most [`MAX_HISTORY`] of its customer's items in its
-/// window, newest first), by position, in one statement.
-async fn customer_histories(
-    connection: &mut SqliteConnection,
-    items: &[NewItem<'_>],
-    params: &HistoryParams,
-) -> Result<HashMap<usize, Vec<PastItem>>> {
-    let mut histories = HashMap::with_capacity(items.len());
-    if items.is_empty() {
-        return Ok(histories);
-    }
-    let sql = format!(
-        "WITH wanted(position, customer_id, low, high) AS (VALUES {}) \
-         SELECT position, feedback_id, created_at, complaint, stems FROM ( \
-           SELECT w.position AS position, f.id AS feedback_id, f.created_at AS created_at, \
-             s.complaint, s.stems, \
-             ROW_NUMBER() OVER (PARTITION BY w.position ORDER BY f.created_at DESC) AS recency \
-           FROM wanted w JOIN feedback f \
-             ON f.customer_id = w.customer_id AND f.created_at BETWEEN w.low AND w.high \
-           JOIN feedback_signals s ON s.feedback_id = f.id) \
-         WHERE recency <= ? ORDER BY position, created_at DESC",
-        vec!["(?, ?, ?, ?)"; items.len()].join(", ")
-    );
-    // Only placeholders are formatted in; every value is bound.
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (position, feedback, _) in items {
-        let (from, to) = history_window(feedback.created_at, params);
-        query = query
-            .bind(*position as i64)
-            .bind(&feedback.customer_id)
-            .bind(rows::to_micros(from))
-            .bind(rows::to_micros(to));
-    }
-    for row in query.bind(MAX_HISTORY).fetch_all(connection).await? {
-        let position: i64 = row.try_get("position")?;
-        histories
-            .entry(position as usize)
-            .or_insert_with(Vec::new)
-            .push(PastItem {
-                feedback_id: row.try_get("feedback_id")?,
-                created_at: rows::from_micros(row.try_get("created_at")?, "created_at")?,
-                complaint: row.try_get("complaint")?,
-                stems: repeats::stems_from_bytes(row.try_get("stems")?),
-            });
-    }
-    Ok(histories)
-}
-
-/// Computes signals rows for items stored before the table existed (an upgraded data dir).
-async fn backfill(connection: &mut SqliteConnection, params: &DedupParams) -> Result<()> {
-    // Both tables only grow and every signals row belongs to one feedback item, so equal counts
-    // mean nothing is missing; counting reads two small indexes, where looking for a missing row
-    // joined every item (2 of the 6 seconds a start took with a million items stored).
-    let (feedback, signals): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM feedback), (SELECT COUNT(*) FROM feedback_signals)",
-    )
-    .fetch_one(&mut *connection)
-    .await?;
-    if feedback == signals {
-        return Ok(());
-    }
-    loop {
-        let missing = sqlx::query(
-            "SELECT f.id, f.customer_id, f.created_at, f.kind, f.sentiment, f.text, f.language, \
-             f.cluster_id FROM feedback f LEFT JOIN feedback_signals s ON s.feedback_id = f.id \
-             WHERE s.item IS NULL LIMIT 1000",
-        )
-        .fetch_all(&mut *connection)
-        .await?;
-        if missing.is_empty() {
-            return Ok(());
-        }
-        tracing::info!(
-            items = missing.len(),
-            "computing duplicate signatures of older items"
-        );
-        let mut transaction = sqlx::Connection::begin(&mut *connection).await?;
-        for row in &missing {
-            let kind: &str = row.try_get("kind")?;
-            let sentiment: &str = row.try_get("sentiment")?;
-            let subject = Subject {
-                feedback_id: row.try_get("id")?,
-                customer_id: row.try_get("customer_id")?,
-                created_at: rows::from_micros(row.try_get("created_at")?, "created_at")?,
-                complaint: is_complaint(
-                    FeedbackKind::parse(kind).unwrap_or_default(),
-                    Sentiment::parse(sentiment).unwrap_or_default(),
-                ),
-                cluster_id: row.try_get("cluster_id")?,
-            };
-            let print = fingerprint(row.try_get("text")?, row.try_get("language")?, params);
-            insert_signals(&mut transaction, &subject, &print).await?;
-        }
-        transaction.commit().await?;
     }
 }

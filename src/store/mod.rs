@@ -6,11 +6,13 @@
 //! idempotency checks see every earlier write in order. Reads use a separate pool of read-only
 //! connections and never wait for the writer.
 
+mod activity;
 mod candidates;
 mod checkpoint;
 mod history;
 mod review;
 mod rows;
+mod signal_rows;
 mod surveys;
 mod writer;
 

@@ -227,7 +227,7 @@ async fn apply_batch(
     transaction.commit().await?;
     metrics::histogram!("triage_store_commit_seconds").record(started.elapsed().as_secs_f64());
     // Only now do the rows the batch read and wrote match the store.
-    state.signals.keep_rows(view);
+    state.signals.committed(view);
     metrics::histogram!("triage_store_batch_size").record(batch.len() as f64);
     Ok(replies)
 }

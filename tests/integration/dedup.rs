@@ -107,6 +107,40 @@ async fn a_paraphrased_complaint_of_the_same_customer_is_a_repeat_in_each_langua
     server.stop().await;
 }
 
+#[tokio::test]
+async fn repeats_are_found_after_a_restart_for_live_and_backfilled_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let mut client = server.feedback().await;
+    let first = "Интернет пропадает по вечерам, роутер мигает красным.";
+    let again = "Снова вечером нет интернета, роутер опять мигает красным!";
+    let mut old = new_feedback("restart-old-1", "restart-old", first);
+    old.created_at = at(0);
+    let old = ingest(&mut client, old).await;
+    let mut recent = new_feedback("restart-recent-1", "restart-recent", first);
+    recent.created_at = at(100 * 86_400);
+    let recent = ingest(&mut client, recent).await;
+    server.stop().await;
+
+    let server = TestServer::start(dir.path()).await;
+    let mut client = server.feedback().await;
+    // A live item: its history is what the server rebuilt in memory at start-up.
+    let mut live = new_feedback("restart-recent-2", "restart-recent", again);
+    live.created_at = at(102 * 86_400);
+    let live = ingest(&mut client, live).await;
+    let repeat = flag(&live, pb::FlagKind::RepeatComplaint)
+        .unwrap_or_else(|| panic!("live repeat not flagged: {:?}", live.flags));
+    assert_eq!(repeat.related_feedback_ids, std::slice::from_ref(&recent.id));
+    // A backfilled item months older than the newest: its history is read from the store.
+    let mut backfilled = new_feedback("restart-old-2", "restart-old", again);
+    backfilled.created_at = at(3 * 86_400);
+    let backfilled = ingest(&mut client, backfilled).await;
+    let repeat = flag(&backfilled, pb::FlagKind::RepeatComplaint)
+        .unwrap_or_else(|| panic!("backfilled repeat not flagged: {:?}", backfilled.flags));
+    assert_eq!(repeat.related_feedback_ids, std::slice::from_ref(&old.id));
+    server.stop().await;
+}
+
 const CAMPAIGN: [&str; 5] = [
     "Требую вернуть деньги за тур в Турцию: отель оказался грязным, персонал хамил, а обещанного трансфера из аэропорта не было вовсе.",
     "Требую вернуть деньги за тур в Турцию: отель оказался очень грязным, персонал хамил, а обещанного трансфера из аэропорта не было вовсе.",
