@@ -130,7 +130,10 @@ async fn repeats_are_found_after_a_restart_for_live_and_backfilled_items() {
     let live = ingest(&mut client, live).await;
     let repeat = flag(&live, pb::FlagKind::RepeatComplaint)
         .unwrap_or_else(|| panic!("live repeat not flagged: {:?}", live.flags));
-    assert_eq!(repeat.related_feedback_ids, std::slice::from_ref(&recent.id));
+    assert_eq!(
+        repeat.related_feedback_ids,
+        std::slice::from_ref(&recent.id)
+    );
     // A backfilled item months older than the newest: its history is read from the store.
     let mut backfilled = new_feedback("restart-old-2", "restart-old", again);
     backfilled.created_at = at(3 * 86_400);
