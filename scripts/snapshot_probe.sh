@@ -47,24 +47,37 @@ threads() {
                 END { for (name in ticks) print name, ticks[name] }' | sort
 }
 
+# The whole machine's jiffies: busy (user, nice, system, irq, softirq), stolen by the host, all.
+machine() {
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
+}
+
 ./target/release/triage-bench --server "http://$address" --already-stored "$stored" \
     --customers "$customers" --items 10000 --unary-items 0 --queries 0 >"$work/bench.out" 2>&1 &
 bench=$!
 # The bench first generates the stored items again (the corpus is sequential): the server's CPU
 # is counted from its first imported item.
 threads >"$work/before"
+machine >"$work/machine_before"
 while [ "$(ingested)" = 0 ] && kill -0 $bench 2>/dev/null; do
     threads >"$work/before"
+    machine >"$work/machine_before"
     sleep 0.05
 done
 wait $bench || { cat "$work/bench.out"; exit 1; }
 threads >"$work/after"
+machine >"$work/machine_after"
 rate=$(tr '\r' '\n' <"$work/bench.out" | awk '/import \(bulk stream\)/ { print $6 }')
 ticks_per_second=$(getconf CLK_TCK)
 echo "$stored stored: $rate items/s; server CPU µs per imported item:"
 join "$work/before" "$work/after" | awk -v hz="$ticks_per_second" '
     { used = ($3 - $2) * 1e6 / hz / 10000; total += used; if (used >= 1) printf "  %-20s %6.0f\n", $1, used }
     END { printf "  %-20s %6.0f\n", "all threads", total }'
+# With the bench client on the same machine the import can use every core: then throughput
+# follows the total CPU per item, not the writer's time alone (docs/PERFORMANCE.md, session 9).
+paste "$work/machine_before" "$work/machine_after" | awk -v cores="$(nproc)" '
+    { total = $6 - $3; printf "machine: %.2f of %d cores busy during the import, %.2f stolen by the host\n",
+        ($4 - $1) / total * cores, cores, ($5 - $2) / total * cores }'
 # The single writer's busy time per imported item (the ceiling of the write rate) and where the
 # duplicate check's candidate rows came from; the server counted nothing before the import.
 curl -s "http://$metrics/metrics" | awk '

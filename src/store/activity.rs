@@ -68,6 +68,11 @@ impl RecentActivity {
         from >= self.horizon
     }
 
+    /// Every committed item created at or after this instant is held.
+    pub fn horizon(&self) -> DateTime<Utc> {
+        self.horizon
+    }
+
     /// The customer's held items created within `from..=to`, newest first, at most `limit`.
     pub fn history(
         &self,
