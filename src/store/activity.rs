@@ -47,6 +47,7 @@ impl RecentActivity {
         newest_stored: Option<DateTime<Utc>>,
         max_held: usize,
     ) -> RecentActivity {
+        let newest_stored = newest_stored.map(|newest| newest.min(Utc::now()));
         let horizon = newest_stored.map_or(DateTime::<Utc>::MIN_UTC, |newest| {
             newest
                 .checked_sub_signed(span + SLACK)
@@ -220,6 +221,48 @@ mod tests {
         assert!(activity.holds(day(10)));
         assert_eq!(activity.history("c10", day(0), day(20), 10).len(), 1);
         assert!(activity.history("c0", day(0), day(20), 10).is_empty());
+    }
+
+    #[test]
+    fn whatever_it_holds_answers_like_a_scan_of_everything_added() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(9);
+        let span = TimeDelta::days(3);
+        // A limit below what the span holds, so sweeps by size happen too.
+        let mut activity = RecentActivity::new(span, None, 350);
+        let mut added: Vec<(String, PastItem)> = Vec::new();
+        let mut clock = day(0);
+        let mut answered = 0;
+        for n in 0..5000 {
+            clock += TimeDelta::minutes(rng.random_range(0..30));
+            // Up to ten hours out of order, like a client uploading late.
+            let created_at = clock - TimeDelta::minutes(rng.random_range(0..600));
+            let customer = format!("c{}", rng.random_range(0..40));
+            let past = item(&format!("i{n}"), created_at, rng.random_bool(0.5));
+            activity.add(&customer, past.clone());
+            added.push((customer, past));
+
+            let customer = format!("c{}", rng.random_range(0..40));
+            let to = clock + TimeDelta::hours(1);
+            let from = clock - span;
+            if !activity.holds(from) {
+                continue;
+            }
+            answered += 1;
+            let mut expected: Vec<&str> = added
+                .iter()
+                .filter(|(c, p)| *c == customer && (from..=to).contains(&p.created_at))
+                .map(|(_, p)| p.feedback_id.as_str())
+                .collect();
+            let found = activity.history(&customer, from, to, 1000);
+            let mut found: Vec<&str> = found.iter().map(|p| p.feedback_id.as_str()).collect();
+            expected.sort_unstable();
+            found.sort_unstable();
+            assert_eq!(found, expected, "item {n}");
+        }
+        assert!(activity.held() <= 350);
+        assert!(answered > 1000, "only {answered} queries were held");
     }
 
     #[test]
