@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Snapshot probe: how much one 10k import costs with a given store size (docs/PERFORMANCE.md,
-# sessions 5-8). Copies SNAPSHOT, the data dir of a stopped `triage serve` that holds the
+# sessions 5-9). Copies SNAPSHOT, the data dir of a stopped `triage serve` that holds the
 # corpus's first STORED items (keep one from a full `triage-bench --server` run against
 # `triage serve --data-dir DIR`), starts a release server on the copy, imports the corpus's next
 # 10k items and prints the throughput, the server's CPU per imported item (in all and per thread
-# group) and the single writer's time per item. CUSTOMERS must be the customer pool of the run that filled the snapshot (a
-# quarter of its `--items` by default: 252500 for `--items 1010000`).
+# group), how many cores the import kept busy and the single writer's time per item. CUSTOMERS
+# must be the customer pool of the run that filled the snapshot (a quarter of its `--items` by
+# default: 252500 for `--items 1010000`).
 #
 # Single probes on a 2-core VM move by ±15% and more between hours: repeat them and interleave
 # the binaries or store sizes you compare.

@@ -48,14 +48,11 @@ impl RecentActivity {
         max_held: usize,
     ) -> RecentActivity {
         let newest_stored = newest_stored.map(|newest| newest.min(Utc::now()));
-        let horizon = newest_stored.map_or(DateTime::<Utc>::MIN_UTC, |newest| {
-            newest
-                .checked_sub_signed(span + SLACK)
-                .unwrap_or(DateTime::<Utc>::MIN_UTC)
-        });
         RecentActivity {
             span,
-            horizon,
+            horizon: newest_stored.map_or(DateTime::<Utc>::MIN_UTC, |newest| {
+                horizon_below(newest, span)
+            }),
             newest: newest_stored.unwrap_or(DateTime::<Utc>::MIN_UTC),
             customers: FxHashMap::default(),
             held: 0,
@@ -74,16 +71,20 @@ impl RecentActivity {
         self.horizon
     }
 
-    /// The customer's held items created within `from..=to`, newest first, at most `limit`.
+    /// The customer's items created within `from..=to`, newest first, at most `limit`; `None`
+    /// when memory does not hold everything from `from` on (the store must be asked).
     pub fn history(
         &self,
         customer_id: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         limit: usize,
-    ) -> Vec<PastItem> {
+    ) -> Option<Vec<PastItem>> {
+        if !self.holds(from) {
+            return None;
+        }
         let Some(items) = self.customers.get(customer_id) else {
-            return Vec::new();
+            return Some(Vec::new());
         };
         let mut found: Vec<PastItem> = items
             .iter()
@@ -92,7 +93,7 @@ impl RecentActivity {
             .collect();
         found.sort_by_key(|item| std::cmp::Reverse(item.created_at));
         found.truncate(limit);
-        found
+        Some(found)
     }
 
     /// Adds a committed item. Only complaints keep their stems: only they can be repeated.
@@ -127,10 +128,7 @@ impl RecentActivity {
     /// is not read back.
     fn sweep(&mut self) {
         self.added_since_sweep = 0;
-        let mut horizon = self
-            .newest
-            .checked_sub_signed(self.span + SLACK)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let mut horizon = horizon_below(self.newest, self.span);
         if self.held > self.max_held {
             let mut times: Vec<DateTime<Utc>> = self
                 .customers
@@ -155,6 +153,13 @@ impl RecentActivity {
         });
         self.held = held;
     }
+}
+
+/// The horizon that holds `span` (plus [`SLACK`]) below `newest`.
+fn horizon_below(newest: DateTime<Utc>, span: TimeDelta) -> DateTime<Utc> {
+    newest
+        .checked_sub_signed(span + SLACK)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 #[cfg(test)]
@@ -182,13 +187,18 @@ mod tests {
         activity.add("c1", item("b", day(10), false));
         activity.add("c1", item("c", day(40), true));
         activity.add("c2", item("d", day(10), true));
-        let found = activity.history("c1", day(5), day(41), 10);
+        let found = activity.history("c1", day(5), day(41), 10).unwrap();
         let ids: Vec<&str> = found.iter().map(|p| p.feedback_id.as_str()).collect();
         assert_eq!(ids, ["c", "b"]);
         assert!(found[1].stems.is_empty(), "a non-complaint keeps no stems");
         assert_eq!(found[0].stems, [1, 2, 3]);
-        assert_eq!(activity.history("c1", day(5), day(41), 1).len(), 1);
-        assert!(activity.history("nobody", day(0), day(50), 10).is_empty());
+        assert_eq!(activity.history("c1", day(5), day(41), 1).unwrap().len(), 1);
+        assert!(
+            activity
+                .history("nobody", day(0), day(50), 10)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -207,7 +217,11 @@ mod tests {
         activity.add("c1", item("old", day(10), true));
         activity.add("c1", item("new", day(90), true));
         assert_eq!(activity.held(), 1);
-        assert!(activity.history("c1", day(0), day(100), 10)[0].feedback_id == "new");
+        assert!(activity.history("c1", day(0), day(100), 10).is_none());
+        assert_eq!(
+            activity.history("c1", day(69), day(100), 10).unwrap()[0].feedback_id,
+            "new"
+        );
     }
 
     #[test]
@@ -219,8 +233,18 @@ mod tests {
         assert!(activity.held() <= 10);
         assert!(!activity.holds(day(0)));
         assert!(activity.holds(day(10)));
-        assert_eq!(activity.history("c10", day(0), day(20), 10).len(), 1);
-        assert!(activity.history("c0", day(0), day(20), 10).is_empty());
+        assert!(activity.history("c10", day(0), day(20), 10).is_none());
+        assert_eq!(
+            activity.history("c10", day(6), day(20), 10).unwrap().len(),
+            1
+        );
+        assert!(
+            activity
+                .history("c0", activity.horizon(), day(20), 10)
+                .unwrap()
+                .is_empty(),
+            "the oldest item is gone"
+        );
     }
 
     #[test]
@@ -246,16 +270,15 @@ mod tests {
             let customer = format!("c{}", rng.random_range(0..40));
             let to = clock + TimeDelta::hours(1);
             let from = clock - span;
-            if !activity.holds(from) {
+            let Some(found) = activity.history(&customer, from, to, 1000) else {
                 continue;
-            }
+            };
             answered += 1;
             let mut expected: Vec<&str> = added
                 .iter()
                 .filter(|(c, p)| *c == customer && (from..=to).contains(&p.created_at))
                 .map(|(_, p)| p.feedback_id.as_str())
                 .collect();
-            let found = activity.history(&customer, from, to, 1000);
             let mut found: Vec<&str> = found.iter().map(|p| p.feedback_id.as_str()).collect();
             expected.sort_unstable();
             found.sort_unstable();

@@ -120,8 +120,11 @@ impl SignalState {
                 state
                     .frequencies
                     .add(&repeats::stems_from_bytes(row.try_get("stems")?));
-                let created_at = rows::from_micros(row.try_get("created_at")?, "created_at")?;
-                if first_held.is_none() && state.activity.holds(created_at) {
+                if first_held.is_none()
+                    && state
+                        .activity
+                        .holds(rows::from_micros(row.try_get("created_at")?, "created_at")?)
+                {
                     first_held = Some(item);
                 }
                 items += 1;
@@ -169,24 +172,24 @@ impl SignalState {
         let mut view = BatchView::default();
         let (params, dedup, lsh) = (&self.history, &self.dedup, &self.lsh);
         // A live feed's items find their whole history in memory; older ones read the store.
-        let (held, unheld): (Vec<NewItem>, Vec<NewItem>) =
-            items.iter().partition(|(_, feedback, _)| {
-                self.activity
-                    .holds(history_window(feedback.created_at, params).0)
-            });
-        metrics::counter!("triage_history_reads_total", "source" => "memory")
-            .increment(held.len() as u64);
-        metrics::counter!("triage_history_reads_total", "source" => "store")
-            .increment(unheld.len() as u64);
-        for (position, feedback, _) in &held {
+        let mut unheld: Vec<NewItem> = Vec::new();
+        for item @ (position, feedback, _) in items {
             let (from, to) = history_window(feedback.created_at, params);
-            let past = self
+            match self
                 .activity
-                .history(&feedback.customer_id, from, to, MAX_HISTORY as usize);
-            if !past.is_empty() {
-                view.history.insert(*position, past);
+                .history(&feedback.customer_id, from, to, MAX_HISTORY as usize)
+            {
+                Some(past) if past.is_empty() => {}
+                Some(past) => {
+                    view.history.insert(*position, past);
+                }
+                None => unheld.push(*item),
             }
         }
+        metrics::counter!("triage_history_reads_total", "source" => "memory")
+            .increment((items.len() - unheld.len()) as u64);
+        metrics::counter!("triage_history_reads_total", "source" => "store")
+            .increment(unheld.len() as u64);
         let histories = async {
             let mut histories = HashMap::new();
             for chunk in unheld.chunks(HISTORY_ITEMS_PER_READ) {
