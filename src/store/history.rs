@@ -17,11 +17,11 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
 
 use super::activity::RecentActivity;
-use super::candidates::{CandidateRow, RecentRows, candidate_rows, item_number};
+use super::candidates::{CandidateRow, RecentRows, Wanted, candidate_rows, item_number, low_bytes};
 use super::rows;
 use super::signal_rows::{
-    MAX_HISTORY, Subject, backfill, customer_histories, history_window, insert_signals,
-    join_cluster,
+    MAX_HISTORY, Screen, Subject, backfill, customer_histories, fill_screens, history_window,
+    insert_screens, insert_signals, join_cluster,
 };
 use crate::error::{Error, Result};
 use crate::model::{Feedback, FeedbackKind, Flag, FlagKind, Sentiment, TextSpan};
@@ -50,6 +50,10 @@ pub(super) struct BatchView {
     added_history: HashMap<String, Vec<PastItem>>,
     /// Stored rows of the LSH candidates of the batch's items, and of its own stored items.
     candidates: FxHashMap<u32, CandidateRow>,
+    /// Candidates whose screens show that none of the batch's items that met them can match.
+    ruled_out: FxHashSet<u32>,
+    /// The screens of the batch's own stored items, written just before it commits.
+    screens: Vec<Screen>,
     /// Each new item's scored LSH candidates among the items stored before the batch, by the
     /// item's position in the batch.
     scored: HashMap<usize, Vec<Candidate>>,
@@ -152,11 +156,13 @@ impl SignalState {
             }
         }
         state.lsh.seal();
+        let screens_filled = fill_screens(connection, items).await?;
         tracing::info!(
             items,
             recent_items = state.activity.held(),
             lsh_bytes = state.lsh.memory_bytes(),
             stem_bytes = state.frequencies.memory_bytes(),
+            screens_filled,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "duplicate and repeat tables rebuilt"
         );
@@ -208,6 +214,7 @@ impl SignalState {
                 .map(|(position, _, fingerprint)| {
                     (
                         *position,
+                        &fingerprint.text,
                         lsh.scored_candidates(&fingerprint.text.signature),
                     )
                 })
@@ -215,14 +222,27 @@ impl SignalState {
         };
         let (histories, searched) = tokio::join!(histories, search);
         view.history.extend(histories?);
-        let mut wanted: FxHashSet<u32> = FxHashSet::default();
-        for (position, mut scored) in searched {
-            wanted.extend(to_verify(&mut scored));
+        let mut wanted = Wanted::default();
+        for (position, text, mut scored) in searched {
+            for item in to_verify(&mut scored) {
+                wanted.entry(item).or_default().push(text);
+            }
             view.scored.insert(position, scored);
         }
-        let wanted: Vec<u32> = wanted.into_iter().collect();
-        view.candidates = candidate_rows(connection, &mut self.recent, &wanted).await?;
+        let reads = candidate_rows(connection, &mut self.recent, &wanted, dedup.threshold).await?;
+        view.candidates = reads.rows;
+        view.ruled_out = reads.ruled_out;
         Ok(view)
+    }
+
+    /// Writes what the batch's own items need in the store besides their signals rows: their
+    /// screens, all in a few statements just before the batch commits.
+    pub async fn finish(
+        &self,
+        connection: &mut SqliteConnection,
+        view: &mut BatchView,
+    ) -> Result<()> {
+        insert_screens(connection, &std::mem::take(&mut view.screens)).await
     }
 
     /// Keeps what a committed batch read and added for the next batches: its candidate rows
@@ -304,14 +324,17 @@ impl SignalState {
         let candidates = to_verify(&mut scored);
         // The batch's own items can only push older candidates out of the LSH buckets, so the
         // rows read before the batch normally cover every candidate; read any that are not.
-        let missing: Vec<u32> = candidates
+        let missing: Wanted = candidates
             .iter()
-            .copied()
-            .filter(|item| !view.candidates.contains_key(item))
+            .filter(|item| !view.candidates.contains_key(item) && !view.ruled_out.contains(item))
+            .map(|item| (*item, vec![&fingerprint.text]))
             .collect();
         if !missing.is_empty() {
-            view.candidates
-                .extend(candidate_rows(connection, &mut self.recent, &missing).await?);
+            let reads =
+                candidate_rows(connection, &mut self.recent, &missing, self.dedup.threshold)
+                    .await?;
+            view.candidates.extend(reads.rows);
+            view.ruled_out.extend(reads.ruled_out);
         }
         let mut matches: Vec<(f64, u32, String, String)> = Vec::new();
         for item in candidates {
@@ -389,6 +412,11 @@ impl SignalState {
     ) -> Result<()> {
         let subject = Subject::of(feedback);
         let item = insert_signals(connection, &subject, fingerprint).await?;
+        view.screens.push(Screen {
+            item,
+            text_hash: fingerprint.text.exact_hash as i64,
+            low_bytes: low_bytes(&fingerprint.text.signature),
+        });
         for key in self.lsh.insert(item, &fingerprint.text.signature) {
             view.batch_bands.entry(key).or_default().push(item);
         }
