@@ -440,10 +440,24 @@ impl LshTables {
     /// near-duplicate, each with the number of bands it shares, in no particular order.
     pub fn scored_candidates(&self, signature: &[u32]) -> Vec<Candidate> {
         let mut shared: Vec<u32> = Vec::new();
-        for key in self.keys(signature) {
-            let slot = self.slot(key);
-            let region =
-                &self.sorted[self.directory[slot] as usize..self.directory[slot + 1] as usize];
+        // Every band's bucket is a random place in a table of hundreds of megabytes (and in the
+        // map of recent entries). Finding all the regions and reading their first entries before
+        // searching any lets the bands' cache misses overlap instead of following one another:
+        // with a million items stored that halves the search.
+        let buckets: Vec<(u32, &[u64], &[u32])> = self
+            .keys(signature)
+            .map(|key| {
+                let slot = self.slot(key);
+                let region =
+                    &self.sorted[self.directory[slot] as usize..self.directory[slot + 1] as usize];
+                let recent = self.recent.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+                (key, region, recent)
+            })
+            .collect();
+        std::hint::black_box(buckets.iter().fold(0u64, |seen, (_, region, _)| {
+            seen ^ region.first().copied().unwrap_or(0)
+        }));
+        for (key, region, recent) in buckets {
             let low = u64::from(key) << 32;
             let start = region.partition_point(|&entry| entry < low);
             let end = region[start..].partition_point(|&entry| entry >> 32 == u64::from(key));
@@ -453,7 +467,6 @@ impl LshTables {
                     .iter()
                     .map(|&entry| entry as u32),
             );
-            let recent = self.recent.get(&key).map(Vec::as_slice).unwrap_or(&[]);
             shared.extend_from_slice(&recent[recent.len().saturating_sub(MAX_PER_BUCKET)..]);
         }
         self.score(signature, shared)
@@ -481,6 +494,15 @@ impl LshTables {
         // Counted by sorting: with a million items stored a text meets a few hundred bucket
         // entries, and a sort counts them several times faster than a hash map.
         shared.sort_unstable();
+        // The sketches are random places in a table of 16 bytes per stored item: read them all
+        // first, so their cache misses overlap (as the bucket regions' do).
+        std::hint::black_box(shared.iter().fold(0u128, |seen, &item| {
+            seen ^ self
+                .sketches
+                .get(item as usize)
+                .copied()
+                .unwrap_or_default()
+        }));
         let wanted = sketch(signature);
         let slots = signature.len().min(128) as u32;
         // Items sharing bands by chance (a pair at J = 0.5 shares a given band with probability
