@@ -18,7 +18,8 @@ use rand::{Rng, SeedableRng};
 use super::read_lines;
 use crate::corpus;
 use crate::error::Result;
-use crate::signals::dedup::{self, DedupParams, LshTables, TextFingerprint};
+use crate::signals::dedup::{self, DedupParams, TextFingerprint};
+use crate::signals::lsh::LshTables;
 
 const LANGUAGES: [&str; 3] = ["ru", "uk", "sl"];
 /// Share of words edited in each variant.

@@ -16,6 +16,7 @@
 pub mod dedup;
 pub mod gibberish;
 pub mod lexicons;
+pub mod lsh;
 pub mod polarity;
 pub mod repeats;
 pub mod rules;

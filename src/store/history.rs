@@ -26,7 +26,8 @@ use super::signal_rows::{
 use crate::error::{Error, Result};
 use crate::model::{Feedback, FeedbackKind, Flag, FlagKind, Sentiment, TextSpan};
 use crate::signals::Fingerprint;
-use crate::signals::dedup::{self, Candidate, DedupParams, LshTables};
+use crate::signals::dedup::{self, DedupParams};
+use crate::signals::lsh::{self, Candidate, LshTables};
 use crate::signals::repeats::{self, DocumentFrequencies, HistoryParams, PastItem};
 
 /// The most candidates verified per new item.
@@ -75,7 +76,7 @@ pub(super) struct SignalState {
 
 /// The candidates worth verifying, best first, at most [`MAX_CANDIDATES`].
 fn to_verify(scored: &mut [Candidate]) -> Vec<u32> {
-    let mut candidates = dedup::select_candidates(scored);
+    let mut candidates = lsh::select_candidates(scored);
     candidates.truncate(MAX_CANDIDATES);
     candidates
 }
