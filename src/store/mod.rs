@@ -38,7 +38,7 @@ use tokio::task::JoinHandle;
 use self::checkpoint::{Checkpointer, LogLength};
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
-use crate::review::{Queue, ReviewCommand, ReviewEvent, ReviewItem};
+use crate::review::{Queue, ReviewCommand, ReviewEvent, ReviewItem, ReviewState};
 use crate::signals::Fingerprint;
 use crate::signals::dedup::DedupParams;
 use crate::signals::repeats::HistoryParams;
@@ -294,6 +294,12 @@ impl Store {
 
     pub async fn queue_facts(&self, queue: Queue) -> Result<QueueFacts> {
         review::queue_facts(&self.readers, queue).await
+    }
+
+    /// How many of a queue's items are in each state: the part of [`Store::queue_facts`] that
+    /// stays cheap however many items the queue has held.
+    pub async fn queue_state_counts(&self, queue: Queue) -> Result<Vec<(ReviewState, i64)>> {
+        review::state_counts(&self.readers, queue).await
     }
 
     pub async fn get_feedback(&self, id: &str) -> Result<Option<Feedback>> {

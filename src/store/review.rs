@@ -327,8 +327,12 @@ pub(super) async fn changes_since(
         .collect()
 }
 
-pub(super) async fn queue_facts(pool: &sqlx::SqlitePool, queue: Queue) -> Result<QueueFacts> {
-    let mut state_counts = Vec::new();
+/// How many of a queue's items are in each state (states without items are left out).
+pub(super) async fn state_counts(
+    pool: &sqlx::SqlitePool,
+    queue: Queue,
+) -> Result<Vec<(ReviewState, i64)>> {
+    let mut counts = Vec::new();
     for row in
         sqlx::query("SELECT state, COUNT(*) AS n FROM review_items WHERE queue = ? GROUP BY state")
             .bind(queue.as_str())
@@ -336,11 +340,16 @@ pub(super) async fn queue_facts(pool: &sqlx::SqlitePool, queue: Queue) -> Result
             .await?
     {
         let state: String = row.try_get("state")?;
-        state_counts.push((
+        counts.push((
             ReviewState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
             row.try_get::<i64, _>("n")?,
         ));
     }
+    Ok(counts)
+}
+
+pub(super) async fn queue_facts(pool: &sqlx::SqlitePool, queue: Queue) -> Result<QueueFacts> {
+    let state_counts = state_counts(pool, queue).await?;
     let oldest_open: Option<i64> = sqlx::query_scalar(
         "SELECT MIN(created_at) FROM review_items WHERE queue = ? AND state = 'open'",
     )
