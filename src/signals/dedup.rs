@@ -185,10 +185,11 @@ pub fn signature_from_bytes(bytes: &[u8]) -> Vec<u32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const TEXT: &str = "Заказ привезли на три дня позже обещанного, курьер не отвечал на звонки, \
+    /// A complaint the signal tests edit and compare.
+    pub(crate) const TEXT: &str = "Заказ привезли на три дня позже обещанного, курьер не отвечал на звонки, \
                         а поддержка только извинялась и ничего не сделала.";
 
     #[test]

@@ -372,10 +372,8 @@ impl LshTables {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signals::dedup::tests::TEXT;
     use crate::signals::dedup::{estimated_similarity, fingerprint};
-
-    const TEXT: &str = "Заказ привезли на три дня позже обещанного, курьер не отвечал на звонки, \
-                        а поддержка только извинялась и ничего не сделала.";
 
     #[test]
     fn lsh_finds_near_duplicates_before_and_after_merging() {

@@ -236,16 +236,6 @@ impl SignalState {
         Ok(view)
     }
 
-    /// Writes what the batch's own items need in the store besides their signals rows: their
-    /// screens, all in a few statements just before the batch commits.
-    pub async fn finish(
-        &self,
-        connection: &mut SqliteConnection,
-        view: &mut BatchView,
-    ) -> Result<()> {
-        insert_screens(connection, &std::mem::take(&mut view.screens)).await
-    }
-
     /// Keeps what a committed batch read and added for the next batches: its candidate rows
     /// and its items, as history.
     pub fn committed(&mut self, view: BatchView) {
@@ -447,6 +437,12 @@ impl SignalState {
 }
 
 impl BatchView {
+    /// Writes the screens of the batch's own stored items, in a few statements: call just
+    /// before the batch commits.
+    pub async fn write_screens(&self, connection: &mut SqliteConnection) -> Result<()> {
+        insert_screens(connection, &self.screens).await
+    }
+
     /// The customer's items around a new one, newest first: what was stored before the batch
     /// plus what the batch stored before it, within the repeat and burst windows.
     fn history_of(

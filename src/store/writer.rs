@@ -223,7 +223,7 @@ async fn apply_batch(
             other => replies.push(other),
         }
     }
-    state.signals.finish(&mut transaction, &mut view).await?;
+    view.write_screens(&mut transaction).await?;
     let started = std::time::Instant::now();
     transaction.commit().await?;
     metrics::histogram!("triage_store_commit_seconds").record(started.elapsed().as_secs_f64());
