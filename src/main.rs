@@ -17,6 +17,13 @@ use triage::config::{ServeArgs, Settings};
 use triage::server;
 use triage::store::{Store, StoreOptions};
 
+// glibc's malloc fragments over hours of ingest: in a long-running server its free-list work
+// (`_int_malloc`, `malloc_consolidate`) cost about 50 µs more per imported item than in a fresh
+// process on the same store (docs/PERFORMANCE.md, session 11). mimalloc keeps per-thread pages
+// and does not have that slow path; it builds from C with `cc`, like the bundled SQLite.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "triage",
