@@ -22,26 +22,15 @@ cargo build --release --bin triage --bin triage-bench
 rm -rf "$data"
 mkdir -p "$data"
 work=$(mktemp -d)
-./target/release/triage serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
-    --data-dir "$data" >"$work/server.log" 2>&1 &
-server=$!
+source scripts/start_server.sh
+start_server "$data" "$work"
 samples="$data.samples"
 rm -f "$samples"
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-address="" metrics=""
-for _ in $(seq 1 600); do
-    address=$(sed -n 's/^triage listening on //p' "$work/server.log")
-    metrics=$(sed -n 's/.*metrics at \/metrics address=\([0-9.:]*\).*/\1/p' "$work/server.log")
-    [ -n "$address" ] && [ -n "$metrics" ] && break
-    kill -0 $server 2>/dev/null || { cat "$work/server.log"; exit 1; }
-    sleep 0.1
-done
-[ -n "$address" ] || { echo "server did not start" >&2; cat "$work/server.log"; exit 1; }
 
 # One line per sample: time, metrics (ingested, writer busy and commit seconds), the server's
-# minor page faults, then CPU ticks
-# per thread (name:tid=user/system) and for the whole process, whose count keeps the time of
-# threads that have ended (tantivy's indexing threads end at every commit).
+# minor page faults, then CPU ticks for the whole process, whose count keeps the time of threads
+# that have ended (tantivy's indexing threads end at every commit), and per thread
+# (name:tid=user/system).
 sample() {
     while kill -0 $server 2>/dev/null; do
         {

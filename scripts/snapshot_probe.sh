@@ -20,20 +20,8 @@ customers=${3:?customer pool of the run that filled it}
 cargo build --release --bin triage --bin triage-bench
 work=$(mktemp -d)
 cp -a "$snapshot" "$work/db"
-log="$work/server.log"
-./target/release/triage serve --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
-    --data-dir "$work/db" >"$log" 2>&1 &
-server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-address="" metrics=""
-for _ in $(seq 1 600); do
-    address=$(sed -n 's/^triage listening on //p' "$log")
-    metrics=$(sed -n 's/.*metrics at \/metrics address=\([0-9.:]*\).*/\1/p' "$log")
-    [ -n "$address" ] && [ -n "$metrics" ] && break
-    kill -0 $server 2>/dev/null || { cat "$log"; exit 1; }
-    sleep 0.1
-done
-[ -n "$address" ] || { echo "server did not start" >&2; cat "$log"; exit 1; }
+source scripts/start_server.sh
+start_server "$work/db" "$work"
 
 ingested() {
     curl -s "http://$metrics/metrics" |
