@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use rustc_hash::FxHashMap;
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
 
@@ -98,6 +99,23 @@ pub(super) async fn join_cluster(
         .await?;
     *next_sequence += 1;
     Ok(())
+}
+
+/// How many items each cluster holds, read once at start-up (the writer keeps the counts since).
+pub(super) async fn cluster_sizes(
+    connection: &mut SqliteConnection,
+) -> Result<FxHashMap<String, u32>> {
+    // The literal condition lets SQLite read only the partial index on clustered items.
+    let sizes: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT cluster_id, COUNT(*) FROM feedback_signals WHERE cluster_id <> '' \
+         GROUP BY cluster_id",
+    )
+    .fetch_all(connection)
+    .await?;
+    Ok(sizes
+        .into_iter()
+        .map(|(cluster_id, size)| (cluster_id, size as u32))
+        .collect())
 }
 
 /// The span of a customer's items that matters to a new item created at `created_at`.

@@ -401,5 +401,21 @@ async fn near_identical_texts_sent_at_the_same_moment_still_see_each_other() {
             .iter()
             .all(|f| &f.cluster_id == cluster || &f.id == cluster)
     );
+    // However the writer batched them, each member counts those stored before it.
+    let mut sizes: Vec<usize> = items
+        .iter()
+        .filter_map(|f| flag(f, pb::FlagKind::DuplicateText))
+        .map(|duplicate| {
+            (2..=8)
+                .find(|size| {
+                    duplicate
+                        .reason
+                        .contains(&format!("member {size} of cluster"))
+                })
+                .unwrap_or_else(|| panic!("no member number in {:?}", duplicate.reason))
+        })
+        .collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, (2..=8).collect::<Vec<_>>());
     server.stop().await;
 }
