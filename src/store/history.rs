@@ -18,10 +18,11 @@ use sqlx::sqlite::SqliteConnection;
 
 use super::activity::RecentActivity;
 use super::candidates::{CandidateRow, RecentRows, Wanted, candidate_rows, item_number, low_bytes};
+use super::pending::PendingRows;
 use super::rows;
 use super::signal_rows::{
     MAX_HISTORY, Screen, Subject, backfill, cluster_sizes, customer_histories, fill_screens,
-    history_window, insert_screens, insert_signals, join_cluster,
+    history_window, insert_screens, join_cluster, signals_row,
 };
 use crate::error::{Error, Result};
 use crate::model::{Feedback, FeedbackKind, Flag, FlagKind, Sentiment, TextSpan};
@@ -74,6 +75,8 @@ pub(super) struct SignalState {
     frequencies: DocumentFrequencies,
     recent: RecentRows,
     activity: RecentActivity,
+    /// The LSH item number the next new item gets.
+    next_item: u32,
     /// Members of every cluster. Counting a cluster's rows in the store for each new member
     /// grew with the cluster: with a million items stored a campaign's clusters hold thousands
     /// of items and one count took some 250 µs of the writer's time.
@@ -112,6 +115,8 @@ impl SignalState {
             frequencies: DocumentFrequencies::default(),
             recent: RecentRows::default(),
             activity: RecentActivity::new(history.reach(), newest, MAX_HELD_ITEMS),
+            // Numbered from 1, as SQLite numbers rows.
+            next_item: 1,
             cluster_sizes: cluster_sizes(connection).await?,
             dedup,
             history,
@@ -127,6 +132,7 @@ impl SignalState {
                     .fetch(&mut *connection);
             while let Some(row) = rows.try_next().await? {
                 let item = item_number(row.try_get("item")?)?;
+                state.next_item = state.next_item.max(item + 1);
                 let signature = dedup::signature_from_bytes(row.try_get("signature")?);
                 state.lsh.push_unsorted(item, &signature);
                 state
@@ -261,9 +267,11 @@ impl SignalState {
 
     /// Adds the history flags of a new item (not yet inserted) and its cluster id; puts an
     /// earlier item into the new cluster when it is the cluster's first member.
+    #[allow(clippy::too_many_arguments)]
     pub async fn judge(
         &mut self,
         connection: &mut SqliteConnection,
+        pending: &mut PendingRows,
         view: &mut BatchView,
         position: usize,
         feedback: &mut Feedback,
@@ -288,6 +296,7 @@ impl SignalState {
             && let Some((flag, cluster_id)) = self
                 .duplicate(
                     connection,
+                    pending,
                     view,
                     position,
                     feedback,
@@ -304,9 +313,11 @@ impl SignalState {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn duplicate(
         &mut self,
         connection: &mut SqliteConnection,
+        pending: &mut PendingRows,
         view: &mut BatchView,
         position: usize,
         feedback: &Feedback,
@@ -369,6 +380,10 @@ impl SignalState {
         let (similarity, best_item, best_id, best_cluster) = &matches[0];
         // A cluster is named after its first member.
         let cluster_id = if best_cluster.is_empty() {
+            // The first member may be an item of this batch that is not written yet.
+            if pending.holds_feedback(best_id) {
+                pending.write(connection).await?;
+            }
             join_cluster(connection, best_id, best_id, next_sequence).await?;
             if let Some(row) = view.candidates.get_mut(best_item) {
                 row.cluster_id = best_id.clone();
@@ -400,16 +415,21 @@ impl SignalState {
         Ok(Some((flag, cluster_id)))
     }
 
-    /// Records a new, inserted item so later items (of this batch too) are judged against it.
-    pub async fn record(
+    /// Records a new item so later items (of this batch too) are judged against it, and adds its
+    /// signals row to the batch's pending rows.
+    pub fn record(
         &mut self,
-        connection: &mut SqliteConnection,
+        pending: &mut PendingRows,
         view: &mut BatchView,
         feedback: &Feedback,
         fingerprint: &Fingerprint,
-    ) -> Result<()> {
+    ) {
         let subject = Subject::of(feedback);
-        let item = insert_signals(connection, &subject, fingerprint).await?;
+        // Numbers of a batch that rolls back are not used again: the LSH tables may still hold
+        // them, and a number that names no stored row is skipped when verified.
+        let item = self.next_item;
+        self.next_item += 1;
+        pending.add_signals(signals_row(item, &subject, fingerprint));
         if !feedback.analysis.cluster_id.is_empty() {
             *view
                 .cluster_joins
@@ -445,7 +465,6 @@ impl SignalState {
                 complaint: subject.complaint,
                 stems: fingerprint.stems.hashes.clone(),
             });
-        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@ mod activity;
 mod candidates;
 mod checkpoint;
 mod history;
+mod pending;
 mod review;
 mod rows;
 mod signal_rows;

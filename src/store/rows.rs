@@ -33,12 +33,6 @@ pub const SELECT_FEEDBACK_BY_EXTERNAL_ID: &str = select_feedback!("WHERE externa
 pub const SELECT_FEEDBACK_WHERE_ID: &str = select_feedback!("WHERE id");
 pub const SELECT_CHANGES_SINCE: &str = select_feedback!("WHERE seq > ? ORDER BY seq LIMIT ?");
 
-pub const INSERT_FEEDBACK: &str = "INSERT INTO feedback (id, seq, external_id, customer_id, \
-     text, kind, channel, created_at, received_at, language_hint, score_kind, score_value, \
-     attributes, language, language_confidence, resolution, resolved_by, resolved_at, topics, \
-     sentiment, polarity, priority, flags, cluster_id) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-
 pub const INSERT_SURVEY: &str = "INSERT INTO survey_responses (id, external_id, customer_id, \
      kind, value, responded_at, channel, feedback_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 

@@ -12,6 +12,7 @@ use sqlx::sqlite::SqliteConnection;
 
 use super::candidates::{item_number, low_bytes};
 use super::history::{NewItem, is_complaint};
+use super::pending::SignalsRow;
 use super::rows;
 use crate::error::Result;
 use crate::model::{Feedback, FeedbackKind, Sentiment};
@@ -77,6 +78,26 @@ pub(super) async fn insert_signals(
     .execute(connection)
     .await?;
     item_number(done.last_insert_rowid())
+}
+
+/// A new item's `feedback_signals` row, to be written with its batch.
+pub(super) fn signals_row(
+    item: u32,
+    subject: &Subject<'_>,
+    fingerprint: &Fingerprint,
+) -> SignalsRow {
+    SignalsRow {
+        item,
+        feedback_id: subject.feedback_id.to_string(),
+        customer_id: subject.customer_id.to_string(),
+        created_at: rows::to_micros(subject.created_at),
+        complaint: subject.complaint,
+        words: fingerprint.text.words as i64,
+        text_hash: fingerprint.text.exact_hash as i64,
+        signature: dedup::signature_to_bytes(&fingerprint.text.signature),
+        stems: repeats::stems_to_bytes(&fingerprint.stems.hashes),
+        cluster_id: subject.cluster_id.to_string(),
+    }
 }
 
 /// Puts a stored item into a cluster; its change gets a new sequence number so the index sees it.

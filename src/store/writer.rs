@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::checkpoint::LogLength;
 use super::history::{BatchView, NewItem, SignalState};
+use super::pending::PendingRows;
 use super::{review as review_rows, rows};
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
@@ -189,8 +190,13 @@ async fn apply_batch(
         .filter(|(_, feedback, _)| !known.contains(&feedback.external_id))
         .collect();
     let mut view = state.signals.prefetch(&mut transaction, &fresh).await?;
+    let mut pending = PendingRows::default();
     let mut replies = Vec::with_capacity(batch.len());
     for (position, request) in batch.iter().enumerate() {
+        if !matches!(request.op, WriteOp::InsertFeedback(_)) {
+            // Requests of other kinds read and change stored rows.
+            pending.write(&mut transaction).await?;
+        }
         let reply = match &request.op {
             WriteOp::InsertFeedback(item) => {
                 let (feedback, fingerprint) = &**item;
@@ -199,7 +205,12 @@ async fn apply_batch(
                     feedback,
                     fingerprint,
                 };
-                insert_feedback(&mut transaction, state, &mut view, &mut known, new).await
+                let batch = BatchRows {
+                    view: &mut view,
+                    pending: &mut pending,
+                    known: &mut known,
+                };
+                insert_feedback(&mut transaction, state, batch, new).await
             }
             WriteOp::ResolveFeedback { id, resolution } => {
                 resolve_feedback(&mut transaction, id, resolution, &mut state.next_sequence).await
@@ -223,6 +234,7 @@ async fn apply_batch(
             other => replies.push(other),
         }
     }
+    pending.write(&mut transaction).await?;
     view.write_screens(&mut transaction).await?;
     let started = std::time::Instant::now();
     transaction.commit().await?;
@@ -256,6 +268,14 @@ async fn known_external_ids(
     Ok(known)
 }
 
+/// What the batch in progress has read and decided so far.
+struct BatchRows<'a> {
+    view: &'a mut BatchView,
+    pending: &'a mut PendingRows,
+    /// External ids stored before the batch or earlier in it.
+    known: &'a mut HashSet<String>,
+}
+
 /// A feedback item to insert and its position in the write batch.
 struct NewFeedback<'a> {
     position: usize,
@@ -266,16 +286,22 @@ struct NewFeedback<'a> {
 async fn insert_feedback(
     connection: &mut SqliteConnection,
     state: &mut WriterState,
-    view: &mut BatchView,
-    known: &mut HashSet<String>,
+    batch: BatchRows<'_>,
     new: NewFeedback<'_>,
 ) -> Result<WriteReply> {
+    let BatchRows {
+        view,
+        pending,
+        known,
+    } = batch;
     let NewFeedback {
         position,
         feedback,
         fingerprint,
     } = new;
     if known.contains(&feedback.external_id) {
+        // The stored item may be one of this batch's.
+        pending.write(connection).await?;
         let row = sqlx::query(rows::SELECT_FEEDBACK_BY_EXTERNAL_ID)
             .bind(&feedback.external_id)
             .fetch_one(&mut *connection)
@@ -290,6 +316,7 @@ async fn insert_feedback(
         .signals
         .judge(
             connection,
+            pending,
             view,
             position,
             &mut feedback,
@@ -297,45 +324,9 @@ async fn insert_feedback(
             &mut state.next_sequence,
         )
         .await?;
-    let attributes = to_json(&feedback.attributes)?;
-    let sequence = state.next_sequence;
-    sqlx::query(rows::INSERT_FEEDBACK)
-        .bind(&feedback.id)
-        .bind(sequence)
-        .bind(&feedback.external_id)
-        .bind(&feedback.customer_id)
-        .bind(&feedback.text)
-        .bind(feedback.kind.as_str())
-        .bind(&feedback.channel)
-        .bind(rows::to_micros(feedback.created_at))
-        .bind(rows::to_micros(feedback.received_at))
-        .bind(&feedback.language_hint)
-        .bind(feedback.score.map(|s| s.kind.as_str()))
-        .bind(feedback.score.map(|s| s.value))
-        .bind(attributes)
-        .bind(&feedback.language)
-        .bind(feedback.language_confidence)
-        .bind(feedback.resolution.as_ref().map(|r| r.text.as_str()))
-        .bind(feedback.resolution.as_ref().map(|r| r.resolved_by.as_str()))
-        .bind(
-            feedback
-                .resolution
-                .as_ref()
-                .map(|r| rows::to_micros(r.resolved_at)),
-        )
-        .bind(to_json(&feedback.analysis.topics)?)
-        .bind(feedback.analysis.sentiment.as_str())
-        .bind(feedback.analysis.polarity)
-        .bind(i64::from(feedback.analysis.priority))
-        .bind(to_json(&feedback.analysis.flags)?)
-        .bind(&feedback.analysis.cluster_id)
-        .execute(&mut *connection)
-        .await?;
+    pending.add_feedback(state.next_sequence, feedback.clone());
     state.next_sequence += 1;
-    state
-        .signals
-        .record(connection, view, &feedback, fingerprint)
-        .await?;
+    state.signals.record(pending, view, &feedback, fingerprint);
     known.insert(feedback.external_id.clone());
     // Flagged feedback enters its review queues in the same transaction.
     for (mut item, event) in review::new_items(
@@ -345,24 +336,20 @@ async fn insert_feedback(
         feedback.received_at,
     ) {
         item.sequence = state.take_review_sequence();
-        review_rows::insert_item(connection, &item, &event).await?;
-        state.changed_reviews.push(item);
+        state.changed_reviews.push(item.clone());
+        pending.add_review(item, event);
     }
     // A score sent with the text is a survey answer too, linked to it, in the same transaction.
     if let Some(score) = feedback.score {
-        insert_survey(
-            connection,
-            &SurveyResponse {
-                id: uuid::Uuid::now_v7().to_string(),
-                external_id: format!("feedback:{}", feedback.external_id),
-                customer_id: feedback.customer_id.clone(),
-                score,
-                responded_at: feedback.created_at,
-                channel: feedback.channel.clone(),
-                feedback_id: Some(feedback.id.clone()),
-            },
-        )
-        .await?;
+        pending.add_survey(SurveyResponse {
+            id: uuid::Uuid::now_v7().to_string(),
+            external_id: format!("feedback:{}", feedback.external_id),
+            customer_id: feedback.customer_id.clone(),
+            score,
+            responded_at: feedback.created_at,
+            channel: feedback.channel.clone(),
+            feedback_id: Some(feedback.id.clone()),
+        });
     }
     Ok(WriteReply::Feedback {
         feedback: Box::new(feedback),
@@ -460,10 +447,6 @@ async fn expire_leases(
         }
     }
     Ok(WriteReply::Expired(count))
-}
-
-fn to_json(value: &impl serde::Serialize) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Corrupt(format!("serializing: {e}")))
 }
 
 async fn resolve_feedback(

@@ -1,0 +1,213 @@
+//! The rows a write batch has decided on, written together in multi-row statements.
+//!
+//! Every statement is a round trip to SQLite's thread, and each round trip costs the writer two
+//! thread wake-ups that, on a busy machine, wait for a core: with three to four statements per
+//! new item that waiting took as long as the work itself (docs/PERFORMANCE.md, session 13). So
+//! the writer collects a batch's new feedback, signals, survey and review rows here and writes
+//! them in a few statements before anything could read them: before the batch commits, before a
+//! request of another kind in the batch, and before a statement that reads or changes a stored
+//! item. Rows are written in the order they were added, feedback first, so every row another
+//! row refers to is already there.
+
+use sqlx::Sqlite;
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteConnection};
+
+use super::review as review_rows;
+use super::rows;
+use crate::error::{Error, Result};
+use crate::model::{Feedback, SurveyResponse};
+use crate::review::{ReviewEvent, ReviewItem};
+
+/// Rows one statement writes at most. A batch's rows go out in statements of 256, 128, …, 1
+/// rows: a few fixed sizes, so the connection prepares each statement once and keeps it, and
+/// the variables of the widest (24 × 256) stay well inside SQLite's limit of 32,766.
+const MAX_ROWS_PER_STATEMENT: usize = 256;
+
+const FEEDBACK_COLUMNS: &str = "INSERT INTO feedback (id, seq, external_id, customer_id, text, \
+     kind, channel, created_at, received_at, language_hint, score_kind, score_value, attributes, \
+     language, language_confidence, resolution, resolved_by, resolved_at, topics, sentiment, \
+     polarity, priority, flags, cluster_id) VALUES ";
+const FEEDBACK_ROW: &str =
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const SIGNALS_COLUMNS: &str = "INSERT INTO feedback_signals (item, feedback_id, customer_id, \
+     created_at, complaint, words, text_hash, signature, stems, cluster_id) VALUES ";
+const SIGNALS_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const SURVEY_COLUMNS: &str = "INSERT INTO survey_responses (id, external_id, customer_id, kind, \
+     value, responded_at, channel, feedback_id) VALUES ";
+const SURVEY_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// A new item's row of `feedback_signals`, its LSH item number chosen by the writer.
+pub(super) struct SignalsRow {
+    pub item: u32,
+    pub feedback_id: String,
+    pub customer_id: String,
+    pub created_at: i64,
+    pub complaint: bool,
+    pub words: i64,
+    pub text_hash: i64,
+    pub signature: Vec<u8>,
+    pub stems: Vec<u8>,
+    pub cluster_id: String,
+}
+
+/// Rows decided on but not yet written.
+#[derive(Default)]
+pub(super) struct PendingRows {
+    /// New feedback items with their sequence numbers.
+    feedback: Vec<(i64, Feedback)>,
+    signals: Vec<SignalsRow>,
+    surveys: Vec<SurveyResponse>,
+    reviews: Vec<(ReviewItem, ReviewEvent)>,
+}
+
+impl PendingRows {
+    pub fn add_feedback(&mut self, sequence: i64, feedback: Feedback) {
+        self.feedback.push((sequence, feedback));
+    }
+
+    pub fn add_signals(&mut self, row: SignalsRow) {
+        self.signals.push(row);
+    }
+
+    pub fn add_survey(&mut self, response: SurveyResponse) {
+        self.surveys.push(response);
+    }
+
+    pub fn add_review(&mut self, item: ReviewItem, event: ReviewEvent) {
+        self.reviews.push((item, event));
+    }
+
+    /// Whether the batch's feedback with this id is still waiting to be written.
+    pub fn holds_feedback(&self, id: &str) -> bool {
+        self.feedback.iter().any(|(_, feedback)| feedback.id == id)
+    }
+
+    /// Writes every pending row, feedback first, and forgets them.
+    pub async fn write(&mut self, connection: &mut SqliteConnection) -> Result<()> {
+        for run in runs(&self.feedback) {
+            let mut query = statement(FEEDBACK_COLUMNS, FEEDBACK_ROW, run.len());
+            for (sequence, feedback) in run {
+                query = bind_feedback(query, *sequence, feedback)?;
+            }
+            query.execute(&mut *connection).await?;
+        }
+        for run in runs(&self.signals) {
+            let mut query = statement(SIGNALS_COLUMNS, SIGNALS_ROW, run.len());
+            for row in run {
+                query = query
+                    .bind(i64::from(row.item))
+                    .bind(&row.feedback_id)
+                    .bind(&row.customer_id)
+                    .bind(row.created_at)
+                    .bind(row.complaint)
+                    .bind(row.words)
+                    .bind(row.text_hash)
+                    .bind(&row.signature)
+                    .bind(&row.stems)
+                    .bind(&row.cluster_id);
+            }
+            query.execute(&mut *connection).await?;
+        }
+        for run in runs(&self.surveys) {
+            let mut query = statement(SURVEY_COLUMNS, SURVEY_ROW, run.len());
+            for response in run {
+                query = query
+                    .bind(&response.id)
+                    .bind(&response.external_id)
+                    .bind(&response.customer_id)
+                    .bind(response.score.kind.as_str())
+                    .bind(response.score.value)
+                    .bind(rows::to_micros(response.responded_at))
+                    .bind(&response.channel)
+                    .bind(&response.feedback_id);
+            }
+            query.execute(&mut *connection).await?;
+        }
+        // Flagged items only, a fifth of them at most: one statement each is cheap enough.
+        for (item, event) in &self.reviews {
+            review_rows::insert_item(connection, item, event).await?;
+        }
+        self.feedback.clear();
+        self.signals.clear();
+        self.surveys.clear();
+        self.reviews.clear();
+        Ok(())
+    }
+}
+
+/// `rows` in runs of 256, 128, …, 1 rows.
+fn runs<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let size = 1 << rows.len().min(MAX_ROWS_PER_STATEMENT).ilog2();
+        let (run, rest) = rows.split_at(size);
+        rows = rest;
+        Some(run)
+    })
+}
+
+/// An insert of `count` rows (`columns` ends with `VALUES `, `row` is one row's placeholders).
+fn statement(columns: &str, row: &str, count: usize) -> Query<'static, Sqlite, SqliteArguments> {
+    let sql = format!("{columns}{}", vec![row; count].join(", "));
+    // Only placeholders are formatted in; every value is bound.
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+}
+
+fn bind_feedback<'q>(
+    query: Query<'q, Sqlite, SqliteArguments>,
+    sequence: i64,
+    feedback: &Feedback,
+) -> Result<Query<'q, Sqlite, SqliteArguments>> {
+    let resolution = feedback.resolution.as_ref();
+    Ok(query
+        .bind(&feedback.id)
+        .bind(sequence)
+        .bind(&feedback.external_id)
+        .bind(&feedback.customer_id)
+        .bind(&feedback.text)
+        .bind(feedback.kind.as_str())
+        .bind(&feedback.channel)
+        .bind(rows::to_micros(feedback.created_at))
+        .bind(rows::to_micros(feedback.received_at))
+        .bind(&feedback.language_hint)
+        .bind(feedback.score.map(|s| s.kind.as_str()))
+        .bind(feedback.score.map(|s| s.value))
+        .bind(to_json(&feedback.attributes)?)
+        .bind(&feedback.language)
+        .bind(feedback.language_confidence)
+        .bind(resolution.map(|r| r.text.as_str()))
+        .bind(resolution.map(|r| r.resolved_by.as_str()))
+        .bind(resolution.map(|r| rows::to_micros(r.resolved_at)))
+        .bind(to_json(&feedback.analysis.topics)?)
+        .bind(feedback.analysis.sentiment.as_str())
+        .bind(feedback.analysis.polarity)
+        .bind(i64::from(feedback.analysis.priority))
+        .bind(to_json(&feedback.analysis.flags)?)
+        .bind(&feedback.analysis.cluster_id))
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Corrupt(format!("serializing: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_go_out_in_runs_of_falling_powers_of_two() {
+        let rows: Vec<usize> = (0..300).collect();
+        let sizes: Vec<usize> = runs(&rows).map(<[usize]>::len).collect();
+        assert_eq!(sizes, [256, 32, 8, 4]);
+        let order: Vec<usize> = runs(&rows).flatten().copied().collect();
+        assert_eq!(order, rows, "every row once, in order");
+        assert_eq!(runs::<usize>(&[]).count(), 0);
+        assert_eq!(
+            runs(&rows[..1]).map(<[usize]>::len).collect::<Vec<_>>(),
+            [1]
+        );
+    }
+}
