@@ -4,7 +4,8 @@
 # corpus's first STORED items (keep one from a full `triage-bench --server` run against
 # `triage serve --data-dir DIR`), starts a release server on the copy, imports the corpus's next
 # 10k items and prints the throughput, the server's CPU per imported item (in all and per thread
-# group), how many cores the import kept busy and the single writer's time per item. CUSTOMERS
+# group), how many cores the import kept busy, the single writer's time per item, and per thread
+# the time running and waiting for a core and the time slices (session 13). CUSTOMERS
 # must be the customer pool of the run that filled the snapshot (a quarter of its `--items` by
 # default: 252500 for `--items 1010000`).
 #
@@ -36,6 +37,14 @@ threads() {
                 END { for (name in ticks) print name, ticks[name] }' | sort
 }
 
+# Per thread: time running and waiting for a core (ns) and time slices, from the scheduler.
+sched() {
+    for task in /proc/$server/task/*; do
+        # A thread may end between the listing and the read.
+        echo "${task##*/}:$(tr ' ' '_' <"$task/comm" 2>/dev/null) $(cat "$task/schedstat" 2>/dev/null)" || true
+    done | sort
+}
+
 # The whole machine's jiffies: busy (user, nice, system, irq, softirq), stolen by the host, all.
 machine() {
     awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
@@ -48,14 +57,17 @@ bench=$!
 # is counted from its first imported item.
 threads >"$work/before"
 machine >"$work/machine_before"
+sched >"$work/sched_before"
 while [ "$(ingested)" = 0 ] && kill -0 $bench 2>/dev/null; do
     threads >"$work/before"
     machine >"$work/machine_before"
+    sched >"$work/sched_before"
     sleep 0.05
 done
 wait $bench || { cat "$work/bench.out"; exit 1; }
 threads >"$work/after"
 machine >"$work/machine_after"
+sched >"$work/sched_after"
 rate=$(tr '\r' '\n' <"$work/bench.out" | awk '/import \(bulk stream\)/ { print $6 }')
 ticks_per_second=$(getconf CLK_TCK)
 echo "$stored stored: $rate items/s; server CPU µs per imported item:"
@@ -80,3 +92,9 @@ curl -s "http://$metrics/metrics" | awk '
         printf "writer µs per item: %.0f (commit %.0f); candidate rows per item: %.2f from the store, %.2f from the cache\n",
             writer * 1e6 / items, commit * 1e6 / items, store / items, cache / items
     }'
+# The writer's time per item is its own thread's running and waiting plus SQLite's worker
+# thread's (docs/PERFORMANCE.md, session 13): slices per item count the hand-overs.
+echo "per thread, µs per imported item running / waiting for a core, and time slices per item:"
+join "$work/sched_before" "$work/sched_after" | awk '
+    { run = ($5 - $2) / 1e3 / 10000; wait = ($6 - $3) / 1e3 / 10000; slices = ($7 - $4) / 10000
+      if (run + wait >= 5) printf "  %-28s %5.0f / %5.0f  %4.1f\n", $1, run, wait, slices }'
