@@ -63,6 +63,8 @@ pub(super) struct BatchView {
     batch_bands: FxHashMap<u32, Vec<u32>>,
     /// Members the batch added to each cluster (its new items and first members).
     cluster_joins: FxHashMap<String, u32>,
+    /// The batch's new rows, not yet written.
+    pub pending: PendingRows,
 }
 
 /// A new item of a batch: its position, the item and its fingerprint.
@@ -267,11 +269,9 @@ impl SignalState {
 
     /// Adds the history flags of a new item (not yet inserted) and its cluster id; puts an
     /// earlier item into the new cluster when it is the cluster's first member.
-    #[allow(clippy::too_many_arguments)]
     pub async fn judge(
         &mut self,
         connection: &mut SqliteConnection,
-        pending: &mut PendingRows,
         view: &mut BatchView,
         position: usize,
         feedback: &mut Feedback,
@@ -296,7 +296,6 @@ impl SignalState {
             && let Some((flag, cluster_id)) = self
                 .duplicate(
                     connection,
-                    pending,
                     view,
                     position,
                     feedback,
@@ -313,11 +312,9 @@ impl SignalState {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn duplicate(
         &mut self,
         connection: &mut SqliteConnection,
-        pending: &mut PendingRows,
         view: &mut BatchView,
         position: usize,
         feedback: &Feedback,
@@ -381,8 +378,8 @@ impl SignalState {
         // A cluster is named after its first member.
         let cluster_id = if best_cluster.is_empty() {
             // The first member may be an item of this batch that is not written yet.
-            if pending.holds_feedback(best_id) {
-                pending.write(connection).await?;
+            if view.pending.holds_feedback(best_id) {
+                view.pending.write(connection).await?;
             }
             join_cluster(connection, best_id, best_id, next_sequence).await?;
             if let Some(row) = view.candidates.get_mut(best_item) {
@@ -417,19 +414,14 @@ impl SignalState {
 
     /// Records a new item so later items (of this batch too) are judged against it, and adds its
     /// signals row to the batch's pending rows.
-    pub fn record(
-        &mut self,
-        pending: &mut PendingRows,
-        view: &mut BatchView,
-        feedback: &Feedback,
-        fingerprint: &Fingerprint,
-    ) {
+    pub fn record(&mut self, view: &mut BatchView, feedback: &Feedback, fingerprint: &Fingerprint) {
         let subject = Subject::of(feedback);
         // Numbers of a batch that rolls back are not used again: the LSH tables may still hold
         // them, and a number that names no stored row is skipped when verified.
         let item = self.next_item;
         self.next_item += 1;
-        pending.add_signals(signals_row(item, &subject, fingerprint));
+        view.pending
+            .add_signals(signals_row(item, &subject, fingerprint));
         if !feedback.analysis.cluster_id.is_empty() {
             *view
                 .cluster_joins

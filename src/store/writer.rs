@@ -16,7 +16,6 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::checkpoint::LogLength;
 use super::history::{BatchView, NewItem, SignalState};
-use super::pending::PendingRows;
 use super::{review as review_rows, rows};
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
@@ -190,12 +189,11 @@ async fn apply_batch(
         .filter(|(_, feedback, _)| !known.contains(&feedback.external_id))
         .collect();
     let mut view = state.signals.prefetch(&mut transaction, &fresh).await?;
-    let mut pending = PendingRows::default();
     let mut replies = Vec::with_capacity(batch.len());
     for (position, request) in batch.iter().enumerate() {
         if !matches!(request.op, WriteOp::InsertFeedback(_)) {
             // Requests of other kinds read and change stored rows.
-            pending.write(&mut transaction).await?;
+            view.pending.write(&mut transaction).await?;
         }
         let reply = match &request.op {
             WriteOp::InsertFeedback(item) => {
@@ -207,7 +205,6 @@ async fn apply_batch(
                 };
                 let batch = BatchRows {
                     view: &mut view,
-                    pending: &mut pending,
                     known: &mut known,
                 };
                 insert_feedback(&mut transaction, state, batch, new).await
@@ -234,7 +231,7 @@ async fn apply_batch(
             other => replies.push(other),
         }
     }
-    pending.write(&mut transaction).await?;
+    view.pending.write(&mut transaction).await?;
     view.write_screens(&mut transaction).await?;
     let started = std::time::Instant::now();
     transaction.commit().await?;
@@ -271,7 +268,6 @@ async fn known_external_ids(
 /// What the batch in progress has read and decided so far.
 struct BatchRows<'a> {
     view: &'a mut BatchView,
-    pending: &'a mut PendingRows,
     /// External ids stored before the batch or earlier in it.
     known: &'a mut HashSet<String>,
 }
@@ -289,11 +285,7 @@ async fn insert_feedback(
     batch: BatchRows<'_>,
     new: NewFeedback<'_>,
 ) -> Result<WriteReply> {
-    let BatchRows {
-        view,
-        pending,
-        known,
-    } = batch;
+    let BatchRows { view, known } = batch;
     let NewFeedback {
         position,
         feedback,
@@ -301,7 +293,7 @@ async fn insert_feedback(
     } = new;
     if known.contains(&feedback.external_id) {
         // The stored item may be one of this batch's.
-        pending.write(connection).await?;
+        view.pending.write(connection).await?;
         let row = sqlx::query(rows::SELECT_FEEDBACK_BY_EXTERNAL_ID)
             .bind(&feedback.external_id)
             .fetch_one(&mut *connection)
@@ -316,7 +308,6 @@ async fn insert_feedback(
         .signals
         .judge(
             connection,
-            pending,
             view,
             position,
             &mut feedback,
@@ -324,9 +315,10 @@ async fn insert_feedback(
             &mut state.next_sequence,
         )
         .await?;
-    pending.add_feedback(state.next_sequence, feedback.clone());
+    view.pending
+        .add_feedback(state.next_sequence, feedback.clone());
     state.next_sequence += 1;
-    state.signals.record(pending, view, &feedback, fingerprint);
+    state.signals.record(view, &feedback, fingerprint);
     known.insert(feedback.external_id.clone());
     // Flagged feedback enters its review queues in the same transaction.
     for (mut item, event) in review::new_items(
@@ -337,11 +329,11 @@ async fn insert_feedback(
     ) {
         item.sequence = state.take_review_sequence();
         state.changed_reviews.push(item.clone());
-        pending.add_review(item, event);
+        view.pending.add_review(item, event);
     }
     // A score sent with the text is a survey answer too, linked to it, in the same transaction.
     if let Some(score) = feedback.score {
-        pending.add_survey(SurveyResponse {
+        view.pending.add_survey(SurveyResponse {
             id: uuid::Uuid::now_v7().to_string(),
             external_id: format!("feedback:{}", feedback.external_id),
             customer_id: feedback.customer_id.clone(),
