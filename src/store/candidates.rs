@@ -72,10 +72,13 @@ impl RecentRows {
     }
 
     /// Keeps the rows a committed batch used.
-    pub fn keep(&mut self, used: FxHashMap<u32, CandidateRow>) {
+    pub fn keep(&mut self, used: impl IntoIterator<Item = (u32, CandidateRow)>) {
         for (item, row) in used {
             if self.newer.len() >= ROWS_PER_GENERATION {
-                self.older = std::mem::take(&mut self.newer);
+                // The dropped generation's table becomes the new one: a fresh table would grow
+                // into newly mapped pages.
+                std::mem::swap(&mut self.older, &mut self.newer);
+                self.newer.clear();
             }
             self.newer.insert(item, row);
         }

@@ -83,6 +83,11 @@ pub(super) struct SignalState {
     /// grew with the cluster: with a million items stored a campaign's clusters hold thousands
     /// of items and one count took some 250 µs of the writer's time.
     cluster_sizes: FxHashMap<String, u32>,
+    /// The last committed batch's view, emptied: its tables keep their memory for the next
+    /// batch. Built afresh for every batch they grew into newly mapped pages each time, and
+    /// with a million items stored zeroing those pages was a quarter of the writer thread's
+    /// time (docs/PERFORMANCE.md, session 13).
+    spare: BatchView,
 }
 
 /// The candidates worth verifying, best first, at most [`MAX_CANDIDATES`].
@@ -120,6 +125,7 @@ impl SignalState {
             // Numbered from 1, as SQLite numbers rows.
             next_item: 1,
             cluster_sizes: cluster_sizes(connection).await?,
+            spare: BatchView::default(),
             dedup,
             history,
         };
@@ -192,7 +198,7 @@ impl SignalState {
         connection: &mut SqliteConnection,
         items: &[NewItem<'_>],
     ) -> Result<BatchView> {
-        let mut view = BatchView::default();
+        let mut view = std::mem::take(&mut self.spare);
         let (params, dedup, lsh) = (&self.history, &self.dedup, &self.lsh);
         // A live feed's items find their whole history in memory; older ones read the store.
         let mut unheld: Vec<NewItem> = Vec::new();
@@ -247,24 +253,26 @@ impl SignalState {
             view.scored.insert(position, scored);
         }
         let reads = candidate_rows(connection, &mut self.recent, &wanted, dedup.threshold).await?;
-        view.candidates = reads.rows;
-        view.ruled_out = reads.ruled_out;
+        view.candidates.extend(reads.rows);
+        view.ruled_out.extend(reads.ruled_out);
         Ok(view)
     }
 
     /// Keeps what a committed batch read and added for the next batches: its candidate rows
     /// and its items, as history.
-    pub fn committed(&mut self, view: BatchView) {
-        self.recent.keep(view.candidates);
-        for (cluster_id, joined) in view.cluster_joins {
+    pub fn committed(&mut self, mut view: BatchView) {
+        self.recent.keep(view.candidates.drain());
+        for (cluster_id, joined) in view.cluster_joins.drain() {
             *self.cluster_sizes.entry(cluster_id).or_default() += joined;
         }
-        for (customer_id, added) in view.added_history {
+        for (customer_id, added) in view.added_history.drain() {
             for item in added {
                 self.activity.add(&customer_id, item);
             }
         }
         metrics::gauge!("triage_history_items_held").set(self.activity.held() as f64);
+        view.clear();
+        self.spare = view;
     }
 
     /// Adds the history flags of a new item (not yet inserted) and its cluster id; puts an
@@ -461,6 +469,18 @@ impl SignalState {
 }
 
 impl BatchView {
+    /// Empties every table, keeping its memory.
+    fn clear(&mut self) {
+        self.history.clear();
+        self.added_history.clear();
+        self.candidates.clear();
+        self.ruled_out.clear();
+        self.screens.clear();
+        self.scored.clear();
+        self.batch_bands.clear();
+        self.cluster_joins.clear();
+    }
+
     /// Writes the screens of the batch's own stored items, in a few statements: call just
     /// before the batch commits.
     pub async fn write_screens(&self, connection: &mut SqliteConnection) -> Result<()> {
