@@ -84,9 +84,9 @@ pub(super) struct SignalState {
     /// of items and one count took some 250 µs of the writer's time.
     cluster_sizes: FxHashMap<String, u32>,
     /// The last committed batch's view, emptied: its tables keep their memory for the next
-    /// batch. Built afresh for every batch they grew into newly mapped pages each time, and
-    /// with a million items stored zeroing those pages was a quarter of the writer thread's
-    /// time (docs/PERFORMANCE.md, session 13).
+    /// batch. Built afresh for every batch they grew into newly mapped pages each time, the
+    /// writer's largest source of page faults with a million items stored (docs/PERFORMANCE.md,
+    /// session 13).
     spare: BatchView,
 }
 
