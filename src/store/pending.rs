@@ -112,15 +112,7 @@ impl PendingRows {
         for run in runs(&self.surveys) {
             let mut query = statement(SURVEY_COLUMNS, SURVEY_ROW, run.len());
             for response in run {
-                query = query
-                    .bind(&response.id)
-                    .bind(&response.external_id)
-                    .bind(&response.customer_id)
-                    .bind(response.score.kind.as_str())
-                    .bind(response.score.value)
-                    .bind(rows::to_micros(response.responded_at))
-                    .bind(&response.channel)
-                    .bind(&response.feedback_id);
+                query = bind_survey(query, response);
             }
             query.execute(&mut *connection).await?;
         }
@@ -154,6 +146,32 @@ fn statement(columns: &str, row: &str, count: usize) -> Query<'static, Sqlite, S
     let sql = format!("{columns}{}", vec![row; count].join(", "));
     // Only placeholders are formatted in; every value is bound.
     sqlx::query(sqlx::AssertSqlSafe(sql))
+}
+
+/// Writes one survey response at once (a response recorded on its own, not with a batch's items).
+pub(super) async fn insert_survey(
+    connection: &mut SqliteConnection,
+    response: &SurveyResponse,
+) -> Result<()> {
+    bind_survey(statement(SURVEY_COLUMNS, SURVEY_ROW, 1), response)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+fn bind_survey<'q>(
+    query: Query<'q, Sqlite, SqliteArguments>,
+    response: &SurveyResponse,
+) -> Query<'q, Sqlite, SqliteArguments> {
+    query
+        .bind(&response.id)
+        .bind(&response.external_id)
+        .bind(&response.customer_id)
+        .bind(response.score.kind.as_str())
+        .bind(response.score.value)
+        .bind(rows::to_micros(response.responded_at))
+        .bind(&response.channel)
+        .bind(&response.feedback_id)
 }
 
 fn bind_feedback<'q>(

@@ -33,9 +33,6 @@ pub const SELECT_FEEDBACK_BY_EXTERNAL_ID: &str = select_feedback!("WHERE externa
 pub const SELECT_FEEDBACK_WHERE_ID: &str = select_feedback!("WHERE id");
 pub const SELECT_CHANGES_SINCE: &str = select_feedback!("WHERE seq > ? ORDER BY seq LIMIT ?");
 
-pub const INSERT_SURVEY: &str = "INSERT INTO survey_responses (id, external_id, customer_id, \
-     kind, value, responded_at, channel, feedback_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
-
 pub const SELECT_SURVEY_BY_EXTERNAL_ID: &str = "SELECT id, external_id, customer_id, kind, value, \
      responded_at, channel, feedback_id FROM survey_responses WHERE external_id = ?";
 

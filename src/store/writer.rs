@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::checkpoint::LogLength;
 use super::history::{BatchView, NewItem, SignalState};
+use super::pending::insert_survey;
 use super::{review as review_rows, rows};
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
@@ -347,21 +348,6 @@ async fn insert_feedback(
         feedback: Box::new(feedback),
         already_existed: false,
     })
-}
-
-async fn insert_survey(connection: &mut SqliteConnection, response: &SurveyResponse) -> Result<()> {
-    sqlx::query(rows::INSERT_SURVEY)
-        .bind(&response.id)
-        .bind(&response.external_id)
-        .bind(&response.customer_id)
-        .bind(response.score.kind.as_str())
-        .bind(response.score.value)
-        .bind(rows::to_micros(response.responded_at))
-        .bind(&response.channel)
-        .bind(&response.feedback_id)
-        .execute(connection)
-        .await?;
-    Ok(())
 }
 
 async fn record_survey(
