@@ -6,10 +6,13 @@
 //! The sorted-run table is written here because no maintained crate offers one with a memory
 //! budget of a few bytes per item per band.
 
+use std::ops::Range;
+
 use rustc_hash::FxHashMap;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::dedup::{DedupParams, SIGNATURE_LEN};
+use super::entries::Entries;
 
 /// The most items taken from one bucket: a campaign of thousands of identical texts must not
 /// make every new member compare against all of them; the newest few suffice to find the cluster.
@@ -101,15 +104,17 @@ fn sketch_similarity(a: u128, b: u128, slots: u32) -> f64 {
 
 /// LSH tables: for each band of a signature, which items share it, and each item's sketch.
 ///
-/// Entries are `band key << 32 | item` in one sorted vector (8 bytes per item per band, no
+/// Entries are `band key << 32 | item` in one sorted array (8 bytes per item per band, no
 /// per-bucket allocation), plus a small hash map of recent entries that is merged into the
-/// sorted vector once it grows past a fraction of it. A directory of the sorted vector by the
+/// sorted array once it grows past a fraction of it. A directory of the sorted array by the
 /// top bits of the key (about 16 entries per slot) turns a lookup into one or two cache misses
 /// instead of a binary search over hundreds of megabytes.
 pub struct LshTables {
     bands: usize,
     rows: usize,
-    sorted: Vec<u64>,
+    sorted: Entries,
+    /// What [`LshTables::push_unsorted`] added, until [`LshTables::seal`] sorts it.
+    unsorted: Vec<u64>,
     /// `directory[p]` is the first index of `sorted` whose key's top bits are ≥ `p`.
     directory: Vec<u32>,
     directory_bits: u32,
@@ -132,7 +137,8 @@ impl LshTables {
         LshTables {
             bands: params.bands,
             rows: params.rows,
-            sorted: Vec::new(),
+            sorted: Entries::default(),
+            unsorted: Vec::new(),
             directory: vec![0, 0],
             directory_bits: 0,
             recent: FxHashMap::default(),
@@ -189,7 +195,7 @@ impl LshTables {
     pub fn push_unsorted(&mut self, item: u32, signature: &[u32]) {
         self.set_sketch(item, signature);
         let keys: Vec<u32> = self.keys(signature).collect();
-        self.sorted.extend(
+        self.unsorted.extend(
             keys.into_iter()
                 .map(|key| (u64::from(key) << 32) | u64::from(item)),
         );
@@ -197,10 +203,15 @@ impl LshTables {
 
     /// Sorts what [`LshTables::push_unsorted`] added.
     pub fn seal(&mut self) {
-        self.sorted.sort_unstable();
-        self.sorted.shrink_to_fit();
+        let mut unsorted = std::mem::take(&mut self.unsorted);
+        unsorted.sort_unstable();
         self.sketches.shrink_to_fit();
-        self.rebuild_directory();
+        if self.sorted.is_empty() {
+            self.sorted = Entries::from_vec(unsorted);
+            self.rebuild_directory();
+        } else {
+            self.merge_sorted(&unsorted);
+        }
     }
 
     fn slot(&self, key: u32) -> usize {
@@ -218,7 +229,9 @@ impl LshTables {
         directory.reserve(slots + 1);
         let mut index = 0;
         for slot in 0..slots {
-            while index < self.sorted.len() && self.slot((self.sorted[index] >> 32) as u32) < slot {
+            while index < self.sorted.len()
+                && self.slot((self.sorted.get(index) >> 32) as u32) < slot
+            {
                 index += 1;
             }
             directory.push(index as u32);
@@ -238,22 +251,27 @@ impl LshTables {
             })
             .collect();
         recent.sort_unstable();
-        // Merge from the back into the grown vector, so no second copy of the table is needed.
+        self.merge_sorted(&recent);
+        self.recent_entries = 0;
+    }
+
+    /// Merges the sorted `new` entries into the table.
+    fn merge_sorted(&mut self, new: &[u64]) {
+        // Merged from the back into the grown array, so no second copy of the table is needed.
         let old_len = self.sorted.len();
-        self.sorted.reserve_exact(recent.len());
-        self.sorted.resize(old_len + recent.len(), 0);
-        let (mut i, mut j, mut out) = (old_len, recent.len(), old_len + recent.len());
+        self.sorted.resize(old_len + new.len());
+        let (mut i, mut j, mut out) = (old_len, new.len(), old_len + new.len());
         while j > 0 {
             out -= 1;
-            if i > 0 && self.sorted[i - 1] > recent[j - 1] {
-                self.sorted[out] = self.sorted[i - 1];
+            let older = if i > 0 { self.sorted.get(i - 1) } else { 0 };
+            if i > 0 && older > new[j - 1] {
+                self.sorted.set(out, older);
                 i -= 1;
             } else {
-                self.sorted[out] = recent[j - 1];
+                self.sorted.set(out, new[j - 1]);
                 j -= 1;
             }
         }
-        self.recent_entries = 0;
         self.rebuild_directory();
     }
 
@@ -271,28 +289,33 @@ impl LshTables {
         // map of recent entries). Finding all the regions and reading their first entries before
         // searching any lets the bands' cache misses overlap instead of following one another:
         // with a million items stored that halves the search.
-        let buckets: Vec<(u32, &[u64], &[u32])> = self
+        let buckets: Vec<(u32, Range<usize>, &[u32])> = self
             .keys(signature)
             .map(|key| {
                 let slot = self.slot(key);
-                let region =
-                    &self.sorted[self.directory[slot] as usize..self.directory[slot + 1] as usize];
+                let region = self.directory[slot] as usize..self.directory[slot + 1] as usize;
                 let recent = self.recent.get(&key).map(Vec::as_slice).unwrap_or(&[]);
                 (key, region, recent)
             })
             .collect();
         std::hint::black_box(buckets.iter().fold(0u64, |seen, (_, region, _)| {
-            seen ^ region.first().copied().unwrap_or(0)
+            seen ^ if region.is_empty() {
+                0
+            } else {
+                self.sorted.get(region.start)
+            }
         }));
         for (key, region, recent) in buckets {
             let low = u64::from(key) << 32;
-            let start = region.partition_point(|&entry| entry < low);
-            let end = region[start..].partition_point(|&entry| entry >> 32 == u64::from(key));
-            let bucket = &region[start..start + end];
+            let start = self
+                .sorted
+                .partition_point(region.clone(), |entry| entry < low);
+            let end = self
+                .sorted
+                .partition_point(start..region.end, |entry| entry >> 32 == u64::from(key));
             shared.extend(
-                bucket[bucket.len().saturating_sub(MAX_PER_BUCKET)..]
-                    .iter()
-                    .map(|&entry| entry as u32),
+                (end.saturating_sub(MAX_PER_BUCKET).max(start)..end)
+                    .map(|index| self.sorted.get(index) as u32),
             );
             shared.extend_from_slice(&recent[recent.len().saturating_sub(MAX_PER_BUCKET)..]);
         }
@@ -366,7 +389,8 @@ impl LshTables {
             .values()
             .map(|items| items.capacity() * 4 + 24 + 8)
             .sum();
-        self.sorted.capacity() * 8
+        self.sorted.memory_bytes()
+            + self.unsorted.capacity() * 8
             + self.directory.capacity() * 4
             + self.sketches.capacity() * 16
             + recent
@@ -398,7 +422,7 @@ mod tests {
         assert_eq!(found[0], 3, "the identical signature shares every band");
         assert!(found.contains(&1));
         assert!(!found.contains(&2));
-        assert!(tables.sorted.windows(2).all(|w| w[0] <= w[1]));
+        assert!(tables.sorted.to_vec().windows(2).all(|w| w[0] <= w[1]));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - **P4**: everything else (praise, neutral reviews, spam).
 
 pub mod dedup;
+pub mod entries;
 pub mod gibberish;
 pub mod lexicons;
 pub mod lsh;
