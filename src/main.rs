@@ -20,7 +20,10 @@ use triage::store::{Store, StoreOptions};
 // glibc's malloc fragments over hours of ingest: in a long-running server its free-list work
 // (`_int_malloc`, `malloc_consolidate`) cost about 50 µs more per imported item than in a fresh
 // process on the same store (docs/PERFORMANCE.md, session 11). mimalloc keeps per-thread pages
-// and does not have that slow path; it builds from C with `cc`, like the bundled SQLite.
+// and does not have that slow path; it builds from C with `cc`, like the bundled SQLite. Its
+// `override` feature makes it the C code's `malloc` too: SQLite's page cache and statements had
+// stayed on glibc's, whose free-list work grew from 5.6 to 13 samples per thousand items between
+// 10k and 1M stored (docs/PERFORMANCE.md, session 14).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -29,8 +29,15 @@ pub const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(200);
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Changes read from the store per query.
 const CHANGES_PER_READ: usize = 2000;
-/// Memory for tantivy's writer.
-const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+/// Memory for tantivy's writer when rebuilding the whole index (`triage reindex`), shared by one
+/// indexing thread per core.
+const REBUILD_WRITER_MEMORY: usize = 64 * 1024 * 1024;
+/// Memory for the server's writer: one indexing thread with tantivy's minimum budget. Every
+/// commit starts a new segment per indexing thread, each with freshly allocated (and zeroed)
+/// hash tables sized by the budget; a commit holds a few hundred items, so two threads and 32 MB
+/// each doubled the segments to merge and the pages to zero for no gain: one thread indexes
+/// several thousand items per second (docs/PERFORMANCE.md, session 14).
+const LIVE_WRITER_MEMORY: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Payload {
@@ -172,15 +179,32 @@ pub struct Indexer {
 }
 
 impl Indexer {
+    /// The server's indexer (see [`LIVE_WRITER_MEMORY`]).
     pub fn new(handle: Arc<IndexHandle>, indexed: i64) -> Result<Indexer> {
-        let writer = handle.index.writer(WRITER_MEMORY).map_err(storage)?;
-        Ok(Indexer {
+        let writer = handle
+            .index
+            .writer_with_num_threads(1, LIVE_WRITER_MEMORY)
+            .map_err(storage)?;
+        Ok(Indexer::with_writer(handle, writer, indexed))
+    }
+
+    /// An indexer for rebuilding the whole index, with an indexing thread per core.
+    pub fn for_rebuild(handle: Arc<IndexHandle>, indexed: i64) -> Result<Indexer> {
+        let writer = handle
+            .index
+            .writer(REBUILD_WRITER_MEMORY)
+            .map_err(storage)?;
+        Ok(Indexer::with_writer(handle, writer, indexed))
+    }
+
+    fn with_writer(handle: Arc<IndexHandle>, writer: IndexWriter, indexed: i64) -> Indexer {
+        Indexer {
             handle,
             writer,
             indexed,
             dirty: false,
             last_commit: Instant::now(),
-        })
+        }
     }
 
     /// The last sequence number applied (not necessarily committed).

@@ -102,7 +102,7 @@ pub async fn rebuild(
     let store = store.clone();
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let mut indexer = indexer::Indexer::new(handle, indexed)?;
+        let mut indexer = indexer::Indexer::for_rebuild(handle, indexed)?;
         let applied = indexer.catch_up_reporting(&runtime, &store, progress)?;
         indexer.commit()?;
         Ok(applied)
