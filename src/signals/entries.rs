@@ -29,7 +29,7 @@ impl Entries {
     /// The entries of `values`, in order.
     pub fn from_vec(values: Vec<u64>) -> Entries {
         let mut entries = Entries::default();
-        entries.resize(values.len());
+        entries.grow_to(values.len());
         for (block, chunk) in entries.blocks.iter_mut().zip(values.chunks(BLOCK_LEN)) {
             block[..chunk.len()].copy_from_slice(chunk);
         }
@@ -54,14 +54,13 @@ impl Entries {
         self.blocks[index >> BLOCK_BITS][index & BLOCK_MASK] = value;
     }
 
-    /// Sets the length, adding blocks as needed; entries past the old length are zero.
-    pub fn resize(&mut self, len: usize) {
+    /// Lengthens the array to `len`, adding blocks as needed; the new entries are zero (the
+    /// array never shrinks, so nothing past its length was ever written).
+    pub fn grow_to(&mut self, len: usize) {
+        debug_assert!(len >= self.len);
         let blocks = len.div_ceil(BLOCK_LEN);
         while self.blocks.len() < blocks {
             self.blocks.push(vec![0; BLOCK_LEN].into_boxed_slice());
-        }
-        for index in len..self.len {
-            self.set(index, 0);
         }
         self.len = len;
     }
@@ -105,11 +104,13 @@ mod tests {
         let target = BLOCK_LEN as u64 * 3 + 1;
         let found = entries.partition_point(0..entries.len(), |v| v < target);
         assert_eq!(found, values.partition_point(|&v| v < target));
-        entries.resize(BLOCK_LEN + 1);
-        entries.resize(BLOCK_LEN + 3);
-        assert_eq!(entries.get(BLOCK_LEN), BLOCK_LEN as u64 * 3);
-        assert_eq!(entries.get(BLOCK_LEN + 1), 0, "grown entries are zero");
-        assert_eq!(entries.get(BLOCK_LEN + 2), 0);
         assert_eq!(entries.memory_bytes() / (BLOCK_LEN * 8), 3);
+        entries.grow_to(values.len() + 2);
+        assert_eq!(entries.get(values.len() - 1), *values.last().unwrap());
+        assert_eq!(entries.get(values.len()), 0, "grown entries are zero");
+        assert_eq!(entries.get(values.len() + 1), 0);
+        entries.grow_to(BLOCK_LEN * 3 + 1);
+        assert_eq!(entries.get(BLOCK_LEN * 3), 0, "a new block is zero");
+        assert_eq!(entries.memory_bytes() / (BLOCK_LEN * 8), 4);
     }
 }

@@ -259,17 +259,19 @@ impl LshTables {
     fn merge_sorted(&mut self, new: &[u64]) {
         // Merged from the back into the grown array, so no second copy of the table is needed.
         let old_len = self.sorted.len();
-        self.sorted.resize(old_len + new.len());
+        self.sorted.grow_to(old_len + new.len());
         let (mut i, mut j, mut out) = (old_len, new.len(), old_len + new.len());
         while j > 0 {
             out -= 1;
-            let older = if i > 0 { self.sorted.get(i - 1) } else { 0 };
-            if i > 0 && older > new[j - 1] {
-                self.sorted.set(out, older);
-                i -= 1;
-            } else {
-                self.sorted.set(out, new[j - 1]);
-                j -= 1;
+            match (i > 0).then(|| self.sorted.get(i - 1)) {
+                Some(older) if older > new[j - 1] => {
+                    self.sorted.set(out, older);
+                    i -= 1;
+                }
+                _ => {
+                    self.sorted.set(out, new[j - 1]);
+                    j -= 1;
+                }
             }
         }
         self.rebuild_directory();
