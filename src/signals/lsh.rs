@@ -218,9 +218,14 @@ impl LshTables {
         (u64::from(key) >> (32 - self.directory_bits)) as usize
     }
 
-    fn rebuild_directory(&mut self) {
+    /// Directory bits for the table's current length: about 16 entries per slot.
+    fn wanted_directory_bits(&self) -> u32 {
         let wanted = (self.sorted.len() / 16).max(1);
-        self.directory_bits = wanted.next_power_of_two().trailing_zeros().min(24);
+        wanted.next_power_of_two().trailing_zeros().min(24)
+    }
+
+    fn rebuild_directory(&mut self) {
+        self.directory_bits = self.wanted_directory_bits();
         let slots = 1usize << self.directory_bits;
         // The old directory's memory is reused: with a million items stored it is 5 MB, rebuilt
         // at every merge.
@@ -274,7 +279,26 @@ impl LshTables {
                 }
             }
         }
-        self.rebuild_directory();
+        if self.wanted_directory_bits() == self.directory_bits {
+            self.advance_directory(new);
+        } else {
+            self.rebuild_directory();
+        }
+    }
+
+    /// Moves each slot's start past the `new` entries (sorted) of lower slots, after they were
+    /// merged in. Reading every entry of the table again, as a rebuild does, cost more than the
+    /// merge itself with a million items stored; this reads only the directory and `new`.
+    fn advance_directory(&mut self, new: &[u64]) {
+        let slots = self.directory.len() - 1;
+        let mut below = 0;
+        for slot in 0..slots {
+            while below < new.len() && self.slot((new[below] >> 32) as u32) < slot {
+                below += 1;
+            }
+            self.directory[slot] += below as u32;
+        }
+        self.directory[slots] = self.sorted.len() as u32;
     }
 
     /// Items sharing at least one band with `signature` whose sketch does not rule out a
@@ -425,6 +449,30 @@ mod tests {
         assert!(found.contains(&1));
         assert!(!found.contains(&2));
         assert!(tables.sorted.to_vec().windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn merges_keep_the_directory_a_rebuild_would_make() {
+        let mut tables = LshTables::new(&DedupParams::default());
+        let mut advanced_rounds = 0;
+        for round in 0..8u32 {
+            for item in round * 500 + 1..=(round + 1) * 500 {
+                let text = format!("{TEXT} {item} {}", item * 7919);
+                tables.insert(item, &fingerprint(&text, 4).signature);
+            }
+            let bits = tables.directory_bits;
+            tables.merge_recent();
+            if tables.directory_bits == bits {
+                advanced_rounds += 1;
+            }
+            let advanced = tables.directory.clone();
+            tables.rebuild_directory();
+            assert_eq!(advanced, tables.directory, "after round {round}");
+        }
+        assert!(
+            advanced_rounds >= 3,
+            "only {advanced_rounds} merges kept the directory's size"
+        );
     }
 
     #[test]
