@@ -15,6 +15,8 @@ mod review;
 mod rows;
 mod signal_rows;
 mod surveys;
+#[cfg(test)]
+mod upgrade_tests;
 mod writer;
 
 pub use review::{DecisionCounts, QueueFacts, ReviewCursor, ReviewFilter};

@@ -34,8 +34,8 @@ const SIGNALS_COLUMNS: &str = "INSERT INTO feedback_signals (item, feedback_id, 
      created_at, complaint, words, text_hash, signature, stems, cluster_id) VALUES ";
 const SIGNALS_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const SURVEY_COLUMNS: &str = "INSERT INTO survey_responses (id, external_id, customer_id, kind, \
-     value, responded_at, channel, feedback_id) VALUES ";
-const SURVEY_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?)";
+     value, responded_at, channel, feedback_id, via_feedback) VALUES ";
+const SURVEY_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// A new item's row of `feedback_signals`, its LSH item number chosen by the writer.
 pub(super) struct SignalsRow {
@@ -57,6 +57,7 @@ pub(super) struct PendingRows {
     /// New feedback items with their sequence numbers.
     feedback: Vec<(i64, Feedback)>,
     signals: Vec<SignalsRow>,
+    /// Scores sent with the batch's feedback items.
     surveys: Vec<SurveyResponse>,
     reviews: Vec<(ReviewItem, ReviewEvent)>,
 }
@@ -70,6 +71,7 @@ impl PendingRows {
         self.signals.push(row);
     }
 
+    /// A score sent with a feedback item of the batch (linked to it, from the same customer).
     pub fn add_survey(&mut self, response: SurveyResponse) {
         self.surveys.push(response);
     }
@@ -112,7 +114,7 @@ impl PendingRows {
         for run in runs(&self.surveys) {
             let mut query = statement(SURVEY_COLUMNS, SURVEY_ROW, run.len());
             for response in run {
-                query = bind_survey(query, response);
+                query = bind_survey(query, response, true);
             }
             query.execute(&mut *connection).await?;
         }
@@ -149,19 +151,27 @@ fn statement(columns: &str, row: &str, count: usize) -> Query<'static, Sqlite, S
 }
 
 /// Writes one survey response at once (a response recorded on its own, not with a batch's items).
+/// `via_feedback`: it is linked to a feedback item of its own customer, so reads find it through
+/// that item (migration 0011).
 pub(super) async fn insert_survey(
     connection: &mut SqliteConnection,
     response: &SurveyResponse,
+    via_feedback: bool,
 ) -> Result<()> {
-    bind_survey(statement(SURVEY_COLUMNS, SURVEY_ROW, 1), response)
-        .execute(connection)
-        .await?;
+    bind_survey(
+        statement(SURVEY_COLUMNS, SURVEY_ROW, 1),
+        response,
+        via_feedback,
+    )
+    .execute(connection)
+    .await?;
     Ok(())
 }
 
 fn bind_survey<'q>(
     query: Query<'q, Sqlite, SqliteArguments>,
     response: &SurveyResponse,
+    via_feedback: bool,
 ) -> Query<'q, Sqlite, SqliteArguments> {
     query
         .bind(&response.id)
@@ -172,6 +182,7 @@ fn bind_survey<'q>(
         .bind(rows::to_micros(response.responded_at))
         .bind(&response.channel)
         .bind(&response.feedback_id)
+        .bind(via_feedback)
 }
 
 fn bind_feedback<'q>(

@@ -215,8 +215,9 @@ impl Store {
         for chunk in unique.chunks(400) {
             let marks = placeholders(chunk.len());
             let counts = format!(
-                "SELECT customer_id, kind, COUNT(*) AS n, AVG(value) AS mean FROM survey_responses \
-                 WHERE customer_id IN ({marks}) GROUP BY customer_id, kind"
+                "SELECT customer_id, kind, COUNT(*) AS n, AVG(value) AS mean \
+                 FROM customer_survey_responses WHERE customer_id IN ({marks}) \
+                 GROUP BY customer_id, kind"
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(counts));
             for id in chunk {
@@ -240,8 +241,9 @@ impl Store {
             }
             let latest = format!(
                 "SELECT customer_id, value FROM (SELECT customer_id, value, ROW_NUMBER() OVER \
-                 (PARTITION BY customer_id ORDER BY responded_at DESC, rowid DESC) AS rn \
-                 FROM survey_responses WHERE kind = 'nps' AND customer_id IN ({marks})) WHERE rn = 1"
+                 (PARTITION BY customer_id ORDER BY responded_at DESC, response_order DESC) AS rn \
+                 FROM customer_survey_responses WHERE kind = 'nps' AND customer_id IN ({marks})) \
+                 WHERE rn = 1"
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(latest));
             for id in chunk {
@@ -284,8 +286,8 @@ impl Store {
             .remove(customer_id)
             .unwrap_or_default();
         let nps_history = sqlx::query_scalar::<_, i64>(
-            "SELECT value FROM survey_responses WHERE customer_id = ? AND kind = 'nps' \
-             ORDER BY responded_at, rowid",
+            "SELECT value FROM customer_survey_responses WHERE customer_id = ? AND kind = 'nps' \
+             ORDER BY responded_at, response_order",
         )
         .bind(customer_id)
         .fetch_all(&self.readers)
@@ -294,8 +296,8 @@ impl Store {
         .filter_map(|v| i32::try_from(v).ok())
         .collect();
         let bounds = sqlx::query(
-            "SELECT MIN(responded_at) AS first, MAX(responded_at) AS last FROM survey_responses \
-             WHERE customer_id = ?",
+            "SELECT MIN(responded_at) AS first, MAX(responded_at) AS last \
+             FROM customer_survey_responses WHERE customer_id = ?",
         )
         .bind(customer_id)
         .fetch_one(&self.readers)

@@ -365,25 +365,26 @@ async fn record_survey(
         });
     }
     let mut response = response.clone();
+    let mut via_feedback = false;
     if let Some(feedback_id) = &response.feedback_id {
-        let channel: Option<String> =
-            sqlx::query_scalar("SELECT channel FROM feedback WHERE id = ?")
+        let linked: Option<(String, String)> =
+            sqlx::query_as("SELECT channel, customer_id FROM feedback WHERE id = ?")
                 .bind(feedback_id)
                 .fetch_optional(&mut *connection)
                 .await?;
-        match channel {
-            None => {
-                return Err(Error::invalid(
-                    "response.feedback_id",
-                    format!("no feedback with id {feedback_id:?}"),
-                ));
-            }
-            // A response that names no channel came through its feedback's.
-            Some(channel) if response.channel.is_empty() => response.channel = channel,
-            Some(_) => {}
+        let Some((channel, customer_id)) = linked else {
+            return Err(Error::invalid(
+                "response.feedback_id",
+                format!("no feedback with id {feedback_id:?}"),
+            ));
+        };
+        // A response that names no channel came through its feedback's.
+        if response.channel.is_empty() {
+            response.channel = channel;
         }
+        via_feedback = customer_id == response.customer_id;
     }
-    insert_survey(connection, &response).await?;
+    insert_survey(connection, &response, via_feedback).await?;
     Ok(WriteReply::Survey {
         response: Box::new(response),
         already_existed: false,

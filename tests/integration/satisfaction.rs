@@ -340,6 +340,73 @@ async fn profiles_explain_their_churn_risk() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_count_for_their_own_customer_however_they_are_linked() {
+    // Answers linked to a feedback item of their own customer are read through that item, the
+    // others through the customer index (migration 0011): each must count once, for its own
+    // customer.
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let mut satisfaction = SatisfactionServiceClient::new(server.channel().await);
+    let mut feedback = server.feedback().await;
+    let now = chrono::Utc::now();
+    let ago = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339();
+    let mut scored = new_feedback("via-1", "c20", "Курьер опоздал на два часа.");
+    scored.created_at = Some(ts(&ago(3)));
+    scored.score = Some(pb::Score {
+        kind: pb::ScoreKind::Nps as i32,
+        value: 2,
+    });
+    let item = feedback
+        .ingest_feedback(ingest_request(scored))
+        .await
+        .unwrap()
+        .into_inner()
+        .feedback
+        .unwrap();
+    let mut own = survey("via-2", "c20", pb::ScoreKind::Nps, 6, &ago(2));
+    own.response.as_mut().unwrap().feedback_id = item.id.clone();
+    record(&mut satisfaction, own).await;
+    let mut foreign = survey("via-3", "c21", pb::ScoreKind::Nps, 10, &ago(1));
+    foreign.response.as_mut().unwrap().feedback_id = item.id.clone();
+    record(&mut satisfaction, foreign).await;
+    record(
+        &mut satisfaction,
+        survey("via-4", "c21", pb::ScoreKind::Csat, 4, &ago(1)),
+    )
+    .await;
+    let profile = |customer: &str| {
+        let mut satisfaction = satisfaction.clone();
+        let customer = customer.to_string();
+        async move {
+            satisfaction
+                .get_customer_profile(pb::GetCustomerProfileRequest {
+                    customer_id: customer,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let c20 = profile("c20").await;
+    assert_eq!(
+        c20.nps.unwrap().count,
+        2,
+        "the score sent with the text and the linked answer"
+    );
+    assert_eq!(c20.latest_nps, Some(6));
+    assert_eq!(c20.csat.map(|csat| csat.count).unwrap_or(0), 0);
+    let c21 = profile("c21").await;
+    assert_eq!(
+        c21.nps.unwrap().count,
+        1,
+        "an answer linked to another customer's item"
+    );
+    assert_eq!(c21.latest_nps, Some(10));
+    assert_eq!(c21.csat.unwrap().count, 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_match_hand_computed_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
