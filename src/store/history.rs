@@ -420,6 +420,11 @@ impl SignalState {
         Ok(Some((flag, cluster_id)))
     }
 
+    /// About how many items the store holds (numbers of rolled-back batches are counted too).
+    pub fn items(&self) -> u64 {
+        u64::from(self.next_item - 1)
+    }
+
     /// Records a new item so later items (of this batch too) are judged against it, and adds its
     /// signals row to the batch's pending rows.
     pub fn record(&mut self, view: &mut BatchView, feedback: &Feedback, fingerprint: &Fingerprint) {

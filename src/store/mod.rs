@@ -7,6 +7,7 @@
 //! connections and never wait for the writer.
 
 mod activity;
+mod cache;
 mod candidates;
 mod checkpoint;
 mod history;
@@ -38,6 +39,7 @@ use sqlx::{ConnectOptions, Row};
 use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use self::cache::WriterCache;
 use self::checkpoint::{Checkpointer, LogLength};
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
@@ -123,9 +125,6 @@ impl Store {
             .create_if_missing(true)
             // The checkpointer copies the log into the database file; commits never wait for it.
             .pragma("wal_autocheckpoint", "0")
-            // The writer descends every index of the store for every item; 256 MiB keeps the
-            // index pages of a store of millions of items in memory (readers keep 64 MiB).
-            .pragma("cache_size", "-262144")
             .connect()
             .await?;
         // `run_direct` rather than `run`: the generic `Acquire` bound of `run` makes the whole
@@ -142,6 +141,9 @@ impl Store {
         let next_sequence = rows::max_sequence(&mut writer_connection).await? + 1;
         let signals =
             SignalState::load(&mut writer_connection, options.dedup, options.history).await?;
+        // Readers keep 64 MiB each; the writer's cache grows with the store (see `cache`).
+        let mut cache = WriterCache::default();
+        cache.fit(&mut writer_connection, signals.items()).await?;
         let (writes, queue) = mpsc::channel(options.write_queue_capacity.max(1));
         let next_review_sequence = review::max_sequence(&mut writer_connection).await? + 1;
         let (committed_sender, committed) = watch::channel(next_sequence - 1);
@@ -152,6 +154,7 @@ impl Store {
             next_review_sequence,
             changed_reviews: Vec::new(),
             log_length,
+            cache,
         };
         let writer = writer::run(
             writer_connection,

@@ -14,6 +14,7 @@ use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::cache::WriterCache;
 use super::checkpoint::LogLength;
 use super::history::{BatchView, NewItem, SignalState};
 use super::pending::insert_survey;
@@ -81,6 +82,8 @@ pub(super) struct WriterState {
     pub changed_reviews: Vec<ReviewItem>,
     /// How long the write-ahead log has grown (the checkpointer measures it).
     pub log_length: LogLength,
+    /// The connection's page cache, grown with the store.
+    pub cache: WriterCache,
 }
 
 impl WriterState {
@@ -138,6 +141,10 @@ pub(super) async fn run(
                 }
                 if let Err(error) = state.log_length.restart_if_long(&mut connection).await {
                     tracing::warn!(%error, "restarting the write-ahead log");
+                }
+                let items = state.signals.items();
+                if let Err(error) = state.cache.fit(&mut connection, items).await {
+                    tracing::warn!(%error, "resizing the writer's page cache");
                 }
             }
             Err(error) => {
