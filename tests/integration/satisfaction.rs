@@ -48,6 +48,19 @@ async fn record(
         .into_inner()
 }
 
+async fn profile(
+    client: &mut SatisfactionServiceClient<Channel>,
+    customer: &str,
+) -> pb::CustomerProfile {
+    client
+        .get_customer_profile(pb::GetCustomerProfileRequest {
+            customer_id: customer.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survey_responses_are_validated_idempotent_and_shown_on_feedback() {
     let dir = tempfile::tempdir().unwrap();
@@ -292,13 +305,7 @@ async fn profiles_explain_their_churn_risk() {
         )))
         .await
         .unwrap();
-    let profile = satisfaction
-        .get_customer_profile(pb::GetCustomerProfileRequest {
-            customer_id: "c9".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let profile = profile(&mut satisfaction, "c9").await;
     assert_eq!(profile.segment, pb::Segment::Detractor as i32);
     assert_eq!(profile.latest_nps, Some(3));
     assert_eq!(profile.nps.unwrap().count, 2);
@@ -374,20 +381,7 @@ async fn answers_count_for_their_own_customer_however_they_are_linked() {
         survey("via-4", "c21", pb::ScoreKind::Csat, 4, &ago(1)),
     )
     .await;
-    let profile = |customer: &str| {
-        let mut satisfaction = satisfaction.clone();
-        let customer = customer.to_string();
-        async move {
-            satisfaction
-                .get_customer_profile(pb::GetCustomerProfileRequest {
-                    customer_id: customer,
-                })
-                .await
-                .unwrap()
-                .into_inner()
-        }
-    };
-    let c20 = profile("c20").await;
+    let c20 = profile(&mut satisfaction, "c20").await;
     assert_eq!(
         c20.nps.unwrap().count,
         2,
@@ -395,7 +389,7 @@ async fn answers_count_for_their_own_customer_however_they_are_linked() {
     );
     assert_eq!(c20.latest_nps, Some(6));
     assert_eq!(c20.csat.map(|csat| csat.count).unwrap_or(0), 0);
-    let c21 = profile("c21").await;
+    let c21 = profile(&mut satisfaction, "c21").await;
     assert_eq!(
         c21.nps.unwrap().count,
         1,
