@@ -18,6 +18,7 @@
 //! - [`store`]: the SQLite system of record, its writer task and migrations.
 //! - [`auth`]: bearer tokens, client certificates, roles, the auth layer.
 //! - [`tls`]: TLS and mTLS settings of the server and the client commands.
+//! - [`scheduling`]: the scheduling class of the threads that wait for SQLite.
 //! - [`overload`]: load shedding: concurrent requests, watch streams, per-token rates.
 //! - [`telemetry`]: gRPC and domain metrics, the Prometheus endpoint.
 //! - [`config`]: flags, `TRIAGE_*` environment variables and the TOML file.
@@ -40,6 +41,7 @@ pub mod model;
 pub mod overload;
 pub mod review;
 pub mod satisfaction;
+pub mod scheduling;
 pub mod server;
 pub mod signals;
 pub mod store;

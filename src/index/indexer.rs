@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use super::schema::{self, Fields};
 use crate::error::{Error, Result};
 use crate::model::Feedback;
+use crate::scheduling::BatchScheduling;
 use crate::store::Store;
 use crate::text::analyzer;
 
@@ -331,7 +332,10 @@ impl IndexerTask {
         let (stop, stopped) = watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("triage-indexer".into())
-            .spawn(move || indexer.run(runtime, store, stopped))?;
+            .spawn(move || {
+                let _scheduling = BatchScheduling::enter();
+                indexer.run(runtime, store, stopped)
+            })?;
         Ok(IndexerTask { stop, thread })
     }
 

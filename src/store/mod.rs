@@ -44,6 +44,7 @@ use self::checkpoint::{Checkpointer, LogLength};
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
 use crate::review::{Queue, ReviewCommand, ReviewEvent, ReviewItem, ReviewState};
+use crate::scheduling::BatchScheduling;
 use crate::signals::Fingerprint;
 use crate::signals::dedup::DedupParams;
 use crate::signals::repeats::HistoryParams;
@@ -167,9 +168,13 @@ impl Store {
         // The writer waits for SQLite's thread once per statement. On a runtime worker every one
         // of those wake-ups queued behind the requests' language detection and analysis; on a
         // thread of its own the writer resumes as soon as SQLite answers (docs/PERFORMANCE.md,
-        // session 5).
+        // session 5). In the batch class it takes a statement's rows in runs rather than
+        // preempting SQLite's thread for each one (`scheduling`).
         let runtime = tokio::runtime::Handle::current();
-        let task = tokio::task::spawn_blocking(move || runtime.block_on(writer));
+        let task = tokio::task::spawn_blocking(move || {
+            let _scheduling = BatchScheduling::enter();
+            runtime.block_on(writer)
+        });
         Ok(Store {
             readers,
             writes,
