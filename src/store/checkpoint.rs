@@ -38,8 +38,11 @@ impl LogLength {
         if self.0.load(Ordering::Relaxed) <= RESTART_PAGES {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let (log, _) = checkpoint(writer, "RESTART").await?;
         self.0.store(log, Ordering::Relaxed);
+        metrics::histogram!("triage_store_log_restart_seconds")
+            .record(started.elapsed().as_secs_f64());
         Ok(())
     }
 }
