@@ -17,10 +17,12 @@ pub struct BatchScheduling {
 }
 
 impl BatchScheduling {
-    /// Moves the calling thread into `SCHED_BATCH`. A failure (a sandbox refusing the call, say)
-    /// is logged and otherwise ignored: it costs speed, never correctness.
+    /// Moves the calling thread from the normal class into `SCHED_BATCH`. A thread in another
+    /// class (its process started as batch, idle or real-time) is left as it is. A failure (a
+    /// sandbox refusing the call, say) is logged and otherwise ignored: it costs speed, never
+    /// correctness.
     pub fn enter() -> BatchScheduling {
-        let entered = set_policy(Policy::Batch);
+        let entered = in_normal_class() && set_policy(Policy::Batch);
         BatchScheduling { entered }
     }
 }
@@ -37,6 +39,12 @@ impl Drop for BatchScheduling {
 enum Policy {
     Normal,
     Batch,
+}
+
+#[cfg(target_os = "linux")]
+fn in_normal_class() -> bool {
+    // SAFETY: no arguments besides the calling thread's pid 0.
+    unsafe { libc::sched_getscheduler(0) == libc::SCHED_OTHER }
 }
 
 #[cfg(target_os = "linux")]
@@ -58,6 +66,11 @@ fn set_policy(policy: Policy) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
+fn in_normal_class() -> bool {
+    false
+}
+
+#[cfg(not(target_os = "linux"))]
 fn set_policy(_policy: Policy) -> bool {
     false
 }
@@ -72,13 +85,17 @@ mod tests {
     }
 
     #[test]
-    fn the_thread_is_batch_while_the_guard_lives_and_normal_after() {
+    fn a_normal_thread_is_batch_while_the_guard_lives_and_normal_after() {
         std::thread::spawn(|| {
-            assert_eq!(policy(), libc::SCHED_OTHER);
+            let initial = policy();
             let guard = BatchScheduling::enter();
-            assert_eq!(policy(), libc::SCHED_BATCH);
+            if initial == libc::SCHED_OTHER {
+                assert_eq!(policy(), libc::SCHED_BATCH);
+            } else {
+                assert_eq!(policy(), initial, "a thread of another class is left alone");
+            }
             drop(guard);
-            assert_eq!(policy(), libc::SCHED_OTHER);
+            assert_eq!(policy(), initial);
         })
         .join()
         .expect("the test thread");
