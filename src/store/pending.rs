@@ -118,9 +118,24 @@ impl PendingRows {
             }
             query.execute(&mut *connection).await?;
         }
-        // Flagged items only, a fifth of them at most: one statement each is cheap enough.
-        for (item, event) in &self.reviews {
-            review_rows::insert_item(connection, item, event).await?;
+        for run in runs(&self.reviews) {
+            let mut query = statement(review_rows::ITEM_COLUMNS, review_rows::ITEM_ROW, run.len());
+            for (item, _) in run {
+                query = review_rows::bind_item(query, item)?;
+            }
+            query.execute(&mut *connection).await?;
+        }
+        // Every item's event after the items it refers to.
+        for run in runs(&self.reviews) {
+            let mut query = statement(
+                review_rows::EVENT_COLUMNS,
+                review_rows::EVENT_ROW,
+                run.len(),
+            );
+            for (_, event) in run {
+                query = review_rows::bind_event(query, event);
+            }
+            query.execute(&mut *connection).await?;
         }
         self.feedback.clear();
         self.signals.clear();
@@ -144,7 +159,11 @@ fn runs<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
 }
 
 /// An insert of `count` rows (`columns` ends with `VALUES `, `row` is one row's placeholders).
-fn statement(columns: &str, row: &str, count: usize) -> Query<'static, Sqlite, SqliteArguments> {
+pub(super) fn statement(
+    columns: &str,
+    row: &str,
+    count: usize,
+) -> Query<'static, Sqlite, SqliteArguments> {
     let sql = format!("{columns}{}", vec![row; count].join(", "));
     // Only placeholders are formatted in; every value is bound.
     sqlx::query(sqlx::AssertSqlSafe(sql))

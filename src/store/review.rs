@@ -2,9 +2,11 @@
 //! operations, and the queries behind listing, watching and queue statistics.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::Row;
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteRow};
+use sqlx::{Row, Sqlite};
 
+use super::pending::statement;
 use super::rows::{from_micros, placeholders, to_micros};
 use crate::error::{Error, Result};
 use crate::model::{Flag, FlagKind};
@@ -99,56 +101,56 @@ fn event_from_row(row: &SqliteRow) -> Result<ReviewEvent> {
     })
 }
 
-async fn insert_event(connection: &mut SqliteConnection, event: &ReviewEvent) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO review_events (id, review_item_id, actor, time, from_state, to_state, note) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&event.id)
-    .bind(&event.review_item_id)
-    .bind(&event.actor)
-    .bind(to_micros(event.time))
-    .bind(event.from_state.map(ReviewState::as_str))
-    .bind(event.to_state.as_str())
-    .bind(&event.note)
-    .execute(connection)
-    .await?;
-    Ok(())
+/// The columns of a new review item, for an insert of one or many rows (`ITEM_ROW` each).
+pub(super) const ITEM_COLUMNS: &str = "INSERT INTO review_items (id, seq, queue, feedback_id, \
+     flags, priority, state, assignee, lease_expires_at, version, created_at, updated_at, \
+     first_claimed_at, decision_note) VALUES ";
+pub(super) const ITEM_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/// The columns of a review event, for an insert of one or many rows (`EVENT_ROW` each).
+pub(super) const EVENT_COLUMNS: &str = "INSERT INTO review_events (id, review_item_id, actor, \
+     time, from_state, to_state, note) VALUES ";
+pub(super) const EVENT_ROW: &str = "(?, ?, ?, ?, ?, ?, ?)";
+
+/// Binds a new item's values, in the order of [`ITEM_COLUMNS`]. The trigger
+/// `review_item_flag_kinds` fills `review_item_flags` from the inserted row.
+pub(super) fn bind_item<'q>(
+    query: Query<'q, Sqlite, SqliteArguments>,
+    item: &'q ReviewItem,
+) -> Result<Query<'q, Sqlite, SqliteArguments>> {
+    Ok(query
+        .bind(&item.id)
+        .bind(item.sequence)
+        .bind(item.queue.as_str())
+        .bind(&item.feedback_id)
+        .bind(flags_json(&item.flags)?)
+        .bind(i64::from(item.priority))
+        .bind(item.state.as_str())
+        .bind(&item.assignee)
+        .bind(item.lease_expires_at.map(to_micros))
+        .bind(item.version)
+        .bind(to_micros(item.created_at))
+        .bind(to_micros(item.updated_at))
+        .bind(item.first_claimed_at.map(to_micros))
+        .bind(&item.decision_note))
+}
+
+/// Binds an event's values, in the order of [`EVENT_COLUMNS`].
+pub(super) fn bind_event<'q>(
+    query: Query<'q, Sqlite, SqliteArguments>,
+    event: &'q ReviewEvent,
+) -> Query<'q, Sqlite, SqliteArguments> {
+    query
+        .bind(&event.id)
+        .bind(&event.review_item_id)
+        .bind(&event.actor)
+        .bind(to_micros(event.time))
+        .bind(event.from_state.map(ReviewState::as_str))
+        .bind(event.to_state.as_str())
+        .bind(&event.note)
 }
 
 fn flags_json(flags: &[Flag]) -> Result<String> {
     serde_json::to_string(flags).map_err(|e| Error::Corrupt(format!("serializing flags: {e}")))
-}
-
-/// Writes a new item, its flag kinds and its creation event.
-pub(super) async fn insert_item(
-    connection: &mut SqliteConnection,
-    item: &ReviewItem,
-    event: &ReviewEvent,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO review_items (id, seq, queue, feedback_id, flags, priority, state, assignee, \
-         lease_expires_at, version, created_at, updated_at, first_claimed_at, decision_note) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&item.id)
-    .bind(item.sequence)
-    .bind(item.queue.as_str())
-    .bind(&item.feedback_id)
-    .bind(flags_json(&item.flags)?)
-    .bind(i64::from(item.priority))
-    .bind(item.state.as_str())
-    .bind(&item.assignee)
-    .bind(item.lease_expires_at.map(to_micros))
-    .bind(item.version)
-    .bind(to_micros(item.created_at))
-    .bind(to_micros(item.updated_at))
-    .bind(item.first_claimed_at.map(to_micros))
-    .bind(&item.decision_note)
-    .execute(&mut *connection)
-    .await?;
-    // The trigger `review_item_flag_kinds` fills `review_item_flags`.
-    insert_event(connection, event).await
 }
 
 /// Writes the item after a transition, and the transition's events.
@@ -173,7 +175,9 @@ pub(super) async fn write_transition(
     .execute(&mut *connection)
     .await?;
     for event in &transition.events {
-        insert_event(connection, event).await?;
+        bind_event(statement(EVENT_COLUMNS, EVENT_ROW, 1), event)
+            .execute(&mut *connection)
+            .await?;
     }
     Ok(())
 }

@@ -764,3 +764,77 @@ async fn a_reviewer_works_the_queue_from_the_terminal() {
     assert!(events.contains("CLAIMED → ESCALATED  to legal"), "{events}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn flagged_items_imported_together_each_get_their_queue_entry_flag_kinds_and_event() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(settings(dir.path())).await;
+    // One stream of 120 items, so the writer takes many of them in one batch: extortion and spam
+    // by turns, each from its own customer.
+    let count = 120;
+    let requests: Vec<_> = (0..count)
+        .map(|i| {
+            let text = if i % 2 == 0 {
+                format!("{EXTORTION} Заказ номер {i}.")
+            } else {
+                format!(
+                    "Заработок от {i}000 рублей в день без вложений! Пишите в телеграм @easy_money_bot"
+                )
+            };
+            ingest_request(new_feedback(&format!("b-{i}"), &format!("cb-{i}"), &text))
+        })
+        .collect();
+    let stored = FeedbackServiceClient::new(server.channel().await)
+        .import_feedback(as_user(futures::stream::iter(requests), "bot"))
+        .await
+        .expect("import")
+        .into_inner()
+        .filter(|answer| std::future::ready(answer.as_ref().is_ok_and(|a| a.feedback.is_some())))
+        .count()
+        .await;
+    assert_eq!(stored, count);
+
+    let mut client = ReviewServiceClient::new(server.channel().await);
+    let of_kind = |kind: pb::FlagKind| pb::ListReviewItemsRequest {
+        flag_kinds: vec![kind as i32],
+        page_size: 500,
+        ..suspicious()
+    };
+    let items = list(
+        &mut client,
+        pb::ListReviewItemsRequest {
+            page_size: 500,
+            ..suspicious()
+        },
+    )
+    .await
+    .items;
+    assert_eq!(items.len(), count, "one queue entry per item");
+    let spam = list(&mut client, of_kind(pb::FlagKind::Spam)).await.items;
+    assert_eq!(
+        spam.len(),
+        count / 2,
+        "the flag kinds are filled in for every row"
+    );
+    assert!(spam.iter().all(|item| {
+        let external_id = &item.feedback.as_ref().unwrap().external_id;
+        external_id[2..].parse::<usize>().unwrap() % 2 == 1
+    }));
+    for item in items {
+        let events = client
+            .list_review_item_events(as_user(
+                pb::ListReviewItemEventsRequest {
+                    id: item.id.clone(),
+                },
+                "reviewer0",
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        assert_eq!(events.len(), 1, "one creation event per item");
+        assert_eq!(events[0].review_item_id, item.id);
+        assert_eq!(events[0].to_state, pb::ReviewState::Open as i32);
+    }
+}
