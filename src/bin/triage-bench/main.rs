@@ -4,7 +4,7 @@
 //! Without `--server` it starts a server in-process on 127.0.0.1:0 with a temporary data dir
 //! (client and server then share this process and its cores, which is what one machine gives).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,6 @@ use anyhow::Context;
 use clap::Parser;
 use futures::StreamExt;
 use indicatif::ProgressBar;
-use serde::Serialize;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
@@ -22,12 +21,18 @@ use triage::config::Settings;
 use triage::corpus::{CorpusGenerator, Timeline};
 use triage::pb;
 use triage::pb::feedback_service_client::FeedbackServiceClient;
-use triage::pb::satisfaction_service_client::SatisfactionServiceClient;
-use triage::pb::search_service_client::SearchServiceClient;
 
 mod ceiling;
+mod load;
+mod measurement;
 mod postgres;
 mod soak;
+
+use load::{QUERIES, query_mix, satisfaction_load, search_load, wait_searchable};
+use measurement::{
+    Measurement, directory_bytes, peak_rss_mib, peak_rss_mib_of, percentile, print_ratios,
+    print_table,
+};
 
 #[derive(Parser)]
 #[command(
@@ -93,81 +98,6 @@ struct Args {
     /// server runs in-process].
     #[arg(long)]
     server_pid: Option<u32>,
-}
-
-#[derive(Debug, Serialize)]
-struct Measurement {
-    scenario: String,
-    items: u64,
-    seconds: f64,
-    items_per_second: f64,
-    p50_ms: Option<f64>,
-    p99_ms: Option<f64>,
-    p999_ms: Option<f64>,
-}
-
-impl Measurement {
-    /// A throughput figure: `items` done in `seconds`.
-    fn rate(scenario: impl Into<String>, items: u64, seconds: f64) -> Measurement {
-        Measurement {
-            scenario: scenario.into(),
-            items,
-            seconds,
-            items_per_second: items as f64 / seconds,
-            p50_ms: None,
-            p99_ms: None,
-            p999_ms: None,
-        }
-    }
-
-    /// Throughput and latency percentiles of calls that took `latencies`, `seconds` in all.
-    fn timed(
-        scenario: impl Into<String>,
-        seconds: f64,
-        mut latencies: Vec<Duration>,
-    ) -> Measurement {
-        latencies.sort_unstable();
-        Measurement {
-            p50_ms: percentile(&latencies, 0.50),
-            p99_ms: percentile(&latencies, 0.99),
-            p999_ms: percentile(&latencies, 0.999),
-            ..Measurement::rate(scenario, latencies.len() as u64, seconds)
-        }
-    }
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1].as_secs_f64() * 1000.0)
-}
-
-fn peak_rss_mib() -> Option<f64> {
-    peak_rss_mib_of("self")
-}
-
-/// Peak resident memory of a process (`VmHWM` in `/proc/<pid>/status`).
-fn peak_rss_mib_of(pid: &str) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-/// Bytes of the files under `dir`.
-fn directory_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| match entry.metadata() {
-            Ok(meta) if meta.is_dir() => directory_bytes(&entry.path()),
-            Ok(meta) => meta.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 type Client =
@@ -315,268 +245,6 @@ where
         started.elapsed().as_secs_f64(),
         latencies,
     ))
-}
-
-/// The query strings: single words in another word form than the corpus uses, two-word
-/// queries, phrases, a prefix, an exclusion.
-const QUERIES: &[&str] = &[
-    "доставка",
-    "курьера",
-    "деньгами",
-    "приложения",
-    "доставку",
-    "кур'єра",
-    "гроші",
-    "застосунок",
-    "dostavo",
-    "kurirja",
-    "denarja",
-    "aplikacija",
-    "доставка курьер",
-    "повернення грошей",
-    "plačilo kartico",
-    "\"не пришло\"",
-    "\"brez težav\"",
-    "достав*",
-    "доставка -курьер",
-    "upravitelj",
-];
-
-/// The query mix: [`QUERIES`] with filters, facets and orders on some of them.
-fn query_mix(i: u64) -> pb::SearchFeedbackRequest {
-    let mut request = pb::SearchFeedbackRequest {
-        query: QUERIES[(i as usize) % QUERIES.len()].to_string(),
-        page_size: 20,
-        ..pb::SearchFeedbackRequest::default()
-    };
-    match i % 5 {
-        1 => {
-            request.filter = Some(pb::SearchFilter {
-                channels: vec!["email".into()],
-                ..pb::SearchFilter::default()
-            })
-        }
-        2 => request.facets = vec![pb::Facet::Language as i32, pb::Facet::Channel as i32],
-        3 => request.order_by = pb::SearchOrder::Newest as i32,
-        _ => {}
-    }
-    request
-}
-
-async fn search_load(
-    channel: &Channel,
-    token: &BearerToken,
-    count: u64,
-    concurrency: usize,
-) -> anyhow::Result<Measurement> {
-    let client = SearchServiceClient::with_interceptor(channel.clone(), token.clone());
-    timed(
-        format!("SearchFeedback, concurrency {concurrency}"),
-        count,
-        concurrency,
-        |i| {
-            let mut client = client.clone();
-            async move { client.search_feedback(query_mix(i)).await.map(drop) }
-        },
-    )
-    .await
-}
-
-/// Seconds until a match-all search counts `expected` items.
-async fn wait_searchable(
-    channel: &Channel,
-    token: &BearerToken,
-    expected: u64,
-) -> anyhow::Result<f64> {
-    let mut client = SearchServiceClient::with_interceptor(channel.clone(), token.clone());
-    let started = Instant::now();
-    loop {
-        let total = client
-            .search_feedback(pb::SearchFeedbackRequest {
-                page_size: 1,
-                ..Default::default()
-            })
-            .await?
-            .into_inner()
-            .total_size;
-        if total as u64 >= expected {
-            return Ok(started.elapsed().as_secs_f64());
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(600),
-            "index stuck at {total} of {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// Records `count` survey responses spread over 90 days, then times reports over them.
-async fn satisfaction_load(
-    channel: &Channel,
-    token: &BearerToken,
-    count: u64,
-    customers: u64,
-) -> anyhow::Result<Vec<Measurement>> {
-    let client = SatisfactionServiceClient::with_interceptor(channel.clone(), token.clone());
-    let progress = ProgressBar::new(count);
-    let started = Instant::now();
-    let now = chrono::Utc::now().timestamp();
-    let outcomes: Vec<Result<_, tonic::Status>> = futures::stream::iter(0..count)
-        .map(|i| {
-            let mut client = client.clone();
-            let progress = progress.clone();
-            async move {
-                let kind =
-                    [pb::ScoreKind::Nps, pb::ScoreKind::Csat, pb::ScoreKind::Ces][(i % 3) as usize];
-                let value = match kind {
-                    pb::ScoreKind::Nps => (i * 7 % 11) as i32,
-                    pb::ScoreKind::Csat => (i * 3 % 5) as i32 + 1,
-                    _ => (i * 5 % 7) as i32 + 1,
-                };
-                client
-                    .record_survey_response(pb::RecordSurveyResponseRequest {
-                        response: Some(pb::SurveyResponse {
-                            external_id: format!("bench-survey-{i}"),
-                            customer_id: format!("customer-{}", i % customers.max(1)),
-                            score: Some(pb::Score {
-                                kind: kind as i32,
-                                value,
-                            }),
-                            responded_at: Some(prost_types::Timestamp {
-                                seconds: now - (i as i64 * 7919) % (90 * 86_400),
-                                nanos: 0,
-                            }),
-                            channel: ["email", "app", "web"][(i % 3) as usize].into(),
-                            ..Default::default()
-                        }),
-                    })
-                    .await?;
-                progress.inc(1);
-                Ok(())
-            }
-        })
-        .buffer_unordered(64)
-        .collect()
-        .await;
-    outcomes.into_iter().collect::<Result<Vec<()>, _>>()?;
-    progress.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-    let mut results = vec![Measurement::rate(
-        "RecordSurveyResponse, concurrency 64",
-        count,
-        seconds,
-    )];
-    let mut client = client;
-    for (label, bucket, group_by) in [
-        (
-            "report: 90 days by week",
-            pb::ReportBucket::Week,
-            pb::ReportGroupBy::None,
-        ),
-        (
-            "report: 90 days by language",
-            pb::ReportBucket::None,
-            pb::ReportGroupBy::Language,
-        ),
-    ] {
-        let mut latencies = Vec::new();
-        for _ in 0..5 {
-            let sent = Instant::now();
-            client
-                .get_satisfaction_report(pb::GetSatisfactionReportRequest {
-                    start: Some(prost_types::Timestamp {
-                        seconds: now - 91 * 86_400,
-                        nanos: 0,
-                    }),
-                    end: Some(prost_types::Timestamp {
-                        seconds: now + 86_400,
-                        nanos: 0,
-                    }),
-                    bucket: bucket as i32,
-                    group_by: group_by as i32,
-                    filter: None,
-                })
-                .await?;
-            latencies.push(sent.elapsed());
-        }
-        let seconds = latencies.iter().map(Duration::as_secs_f64).sum();
-        results.push(Measurement {
-            // The responses the reports cover, not the 5 reports.
-            items: count,
-            ..Measurement::timed(label, seconds, latencies)
-        });
-    }
-    Ok(results)
-}
-
-fn print_table(results: &[Measurement]) {
-    println!(
-        "{:<38} {:>8} {:>9} {:>10} {:>9} {:>9} {:>9}",
-        "scenario", "items", "seconds", "items/s", "p50 ms", "p99 ms", "p999 ms"
-    );
-    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
-    for r in results {
-        println!(
-            "{:<38} {:>8} {:>9.2} {:>10.0} {:>9} {:>9} {:>9}",
-            r.scenario,
-            r.items,
-            r.seconds,
-            r.items_per_second,
-            ms(r.p50_ms),
-            ms(r.p99_ms),
-            ms(r.p999_ms)
-        );
-    }
-}
-
-/// The targets of the benchmark issue, as ratios of the measured figures.
-fn print_ratios(service: &[Measurement], ceiling: &[Measurement], postgres: &[Measurement]) {
-    let find = |list: &[Measurement], prefix: &str| {
-        list.iter()
-            .find(|m| m.scenario.starts_with(prefix))
-            .map(|m| (m.items_per_second, m.p50_ms, m.p99_ms))
-    };
-    println!("ratios:");
-    if let (Some(ours), Some(plain)) = (
-        find(service, "import (bulk stream)"),
-        find(ceiling, "ceiling: tantivy index"),
-    ) {
-        println!(
-            "  bulk ingest: {:.0} / {:.0} items/s = {:.0}% of the in-process tantivy ceiling (target ≥ 50%)",
-            ours.0,
-            plain.0,
-            100.0 * ours.0 / plain.0
-        );
-    }
-    if let (Some(ours), Some(plain)) = (
-        find(service, "SearchFeedback, concurrency 8"),
-        find(ceiling, "ceiling: search, 8 thread"),
-    ) && let (Some(a), Some(b)) = (ours.2, plain.2)
-    {
-        println!(
-            "  search p99 at concurrency 8: {a:.2} ms vs {b:.2} ms in-process = {:.1}× (target ≤ 2×)",
-            a / b
-        );
-    }
-    if let (Some(ours), Some(pg)) = (
-        find(service, "SearchFeedback, concurrency 1"),
-        find(postgres, "PostgreSQL: search, concurrency 1"),
-    ) && let (Some(a), Some(b)) = (ours.1, pg.1)
-    {
-        println!(
-            "  search p50 at concurrency 1: {a:.2} ms vs PostgreSQL {b:.2} ms = {:.1}× faster (target ≥ 5×)",
-            b / a
-        );
-    }
-    if let (Some(ours), Some(pg)) = (
-        find(service, "import (bulk stream)"),
-        find(postgres, "PostgreSQL: insert"),
-    ) {
-        println!(
-            "  bulk ingest vs PostgreSQL insert + GIN: {:.0} / {:.0} items/s",
-            ours.0, pg.0
-        );
-    }
 }
 
 #[tokio::main]
