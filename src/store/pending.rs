@@ -87,62 +87,82 @@ impl PendingRows {
 
     /// Writes every pending row, feedback first, and forgets them.
     pub async fn write(&mut self, connection: &mut SqliteConnection) -> Result<()> {
-        for run in runs(&self.feedback) {
-            let mut query = statement(FEEDBACK_COLUMNS, FEEDBACK_ROW, run.len());
-            for (sequence, feedback) in run {
-                query = bind_feedback(query, *sequence, feedback)?;
-            }
-            query.execute(&mut *connection).await?;
-        }
-        for run in runs(&self.signals) {
-            let mut query = statement(SIGNALS_COLUMNS, SIGNALS_ROW, run.len());
-            for row in run {
-                query = query
-                    .bind(i64::from(row.item))
-                    .bind(&row.feedback_id)
-                    .bind(&row.customer_id)
-                    .bind(row.created_at)
-                    .bind(row.complaint)
-                    .bind(row.words)
-                    .bind(row.text_hash)
-                    .bind(&row.signature)
-                    .bind(&row.stems)
-                    .bind(&row.cluster_id);
-            }
-            query.execute(&mut *connection).await?;
-        }
-        for run in runs(&self.surveys) {
-            let mut query = statement(SURVEY_COLUMNS, SURVEY_ROW, run.len());
-            for response in run {
-                query = bind_survey(query, response, true);
-            }
-            query.execute(&mut *connection).await?;
-        }
-        for run in runs(&self.reviews) {
-            let mut query = statement(review_rows::ITEM_COLUMNS, review_rows::ITEM_ROW, run.len());
-            for (item, _) in run {
-                query = review_rows::bind_item(query, item)?;
-            }
-            query.execute(&mut *connection).await?;
-        }
+        insert_in_runs(
+            connection,
+            (FEEDBACK_COLUMNS, FEEDBACK_ROW),
+            &self.feedback,
+            |query, (sequence, feedback)| bind_feedback(query, *sequence, feedback),
+        )
+        .await?;
+        insert_in_runs(
+            connection,
+            (SIGNALS_COLUMNS, SIGNALS_ROW),
+            &self.signals,
+            |query, row| Ok(bind_signals(query, row)),
+        )
+        .await?;
+        insert_in_runs(
+            connection,
+            (SURVEY_COLUMNS, SURVEY_ROW),
+            &self.surveys,
+            |query, response| Ok(bind_survey(query, response, true)),
+        )
+        .await?;
+        let items = (review_rows::ITEM_COLUMNS, review_rows::ITEM_ROW);
+        insert_in_runs(connection, items, &self.reviews, |query, (item, _)| {
+            review_rows::bind_item(query, item)
+        })
+        .await?;
         // Every item's event after the items it refers to.
-        for run in runs(&self.reviews) {
-            let mut query = statement(
-                review_rows::EVENT_COLUMNS,
-                review_rows::EVENT_ROW,
-                run.len(),
-            );
-            for (_, event) in run {
-                query = review_rows::bind_event(query, event);
-            }
-            query.execute(&mut *connection).await?;
-        }
+        let events = (review_rows::EVENT_COLUMNS, review_rows::EVENT_ROW);
+        insert_in_runs(connection, events, &self.reviews, |query, (_, event)| {
+            Ok(review_rows::bind_event(query, event))
+        })
+        .await?;
         self.feedback.clear();
         self.signals.clear();
         self.surveys.clear();
         self.reviews.clear();
         Ok(())
     }
+}
+
+/// Inserts `rows` in runs of 256, 128, …, 1 rows, one statement each; the pair is the insert's
+/// columns (ending with `VALUES `) and one row's placeholders, `bind` binds one row's values.
+async fn insert_in_runs<'r, T>(
+    connection: &mut SqliteConnection,
+    (columns, row): (&str, &str),
+    rows: &'r [T],
+    bind: impl Fn(
+        Query<'r, Sqlite, SqliteArguments>,
+        &'r T,
+    ) -> Result<Query<'r, Sqlite, SqliteArguments>>,
+) -> Result<()> {
+    for run in runs(rows) {
+        let mut query = statement(columns, row, run.len());
+        for values in run {
+            query = bind(query, values)?;
+        }
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
+fn bind_signals<'q>(
+    query: Query<'q, Sqlite, SqliteArguments>,
+    row: &'q SignalsRow,
+) -> Query<'q, Sqlite, SqliteArguments> {
+    query
+        .bind(i64::from(row.item))
+        .bind(&row.feedback_id)
+        .bind(&row.customer_id)
+        .bind(row.created_at)
+        .bind(row.complaint)
+        .bind(row.words)
+        .bind(row.text_hash)
+        .bind(&row.signature)
+        .bind(&row.stems)
+        .bind(&row.cluster_id)
 }
 
 /// `rows` in runs of 256, 128, …, 1 rows.

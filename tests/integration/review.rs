@@ -80,6 +80,22 @@ async fn list(
         .into_inner()
 }
 
+/// An item's audit trail, oldest first, as a reviewer reads it.
+async fn events_of(
+    client: &mut ReviewServiceClient<Channel>,
+    id: &str,
+) -> Vec<pb::ReviewItemEvent> {
+    client
+        .list_review_item_events(as_user(
+            pb::ListReviewItemEventsRequest { id: id.into() },
+            "reviewer0",
+        ))
+        .await
+        .expect("list events")
+        .into_inner()
+        .events
+}
+
 fn suspicious() -> pb::ListReviewItemsRequest {
     pb::ListReviewItemsRequest {
         queue: pb::Queue::Suspicious as i32,
@@ -231,17 +247,7 @@ async fn a_flagged_item_goes_through_its_whole_life_and_leaves_an_audit_trail() 
         .into_inner();
     assert_eq!(reopened.state, pb::ReviewState::Open as i32);
 
-    let events = client
-        .list_review_item_events(as_user(
-            pb::ListReviewItemEventsRequest {
-                id: item.id.clone(),
-            },
-            "reviewer0",
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let events = events_of(&mut client, &item.id).await;
     let trail: Vec<(i32, i32, &str)> = events
         .iter()
         .map(|e| (e.from_state, e.to_state, e.actor.as_str()))
@@ -414,17 +420,7 @@ async fn an_expired_lease_returns_the_item_to_open_and_roles_are_enforced() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     assert!(reopened.assignee.is_empty());
-    let events = client
-        .list_review_item_events(as_user(
-            pb::ListReviewItemEventsRequest {
-                id: item.id.clone(),
-            },
-            "reviewer0",
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let events = events_of(&mut client, &item.id).await;
     let last = events.last().unwrap();
     assert_eq!(
         (last.actor.as_str(), last.to_state),
@@ -822,17 +818,7 @@ async fn flagged_items_imported_together_each_get_their_queue_entry_flag_kinds_a
         external_id[2..].parse::<usize>().unwrap() % 2 == 1
     }));
     for item in items {
-        let events = client
-            .list_review_item_events(as_user(
-                pb::ListReviewItemEventsRequest {
-                    id: item.id.clone(),
-                },
-                "reviewer0",
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .events;
+        let events = events_of(&mut client, &item.id).await;
         assert_eq!(events.len(), 1, "one creation event per item");
         assert_eq!(events[0].review_item_id, item.id);
         assert_eq!(events[0].to_state, pb::ReviewState::Open as i32);
