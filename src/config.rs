@@ -172,6 +172,23 @@ impl ReviewConfig {
     }
 }
 
+/// `[index]`: the search index.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexConfig {
+    /// A server that starts at least this many changes behind the store (a lost, damaged or
+    /// outdated index) catches up with tantivy's multi-threaded rebuild writer first.
+    pub rebuild_backlog: u64,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            rebuild_backlog: crate::index::indexer::DEFAULT_REBUILD_BACKLOG,
+        }
+    }
+}
+
 /// The TOML file's layout.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -183,6 +200,7 @@ pub struct FileConfig {
     pub auth: AuthConfig,
     pub signals: SignalsConfig,
     pub review: ReviewConfig,
+    pub index: IndexConfig,
     pub overload: OverloadConfig,
     pub metrics_listen: Option<SocketAddr>,
     pub tls: TlsConfig,
@@ -206,6 +224,7 @@ pub struct Settings {
     pub auth: AuthConfig,
     pub signals: SignalsConfig,
     pub review: ReviewConfig,
+    pub index: IndexConfig,
     pub overload: OverloadConfig,
     pub metrics_listen: Option<SocketAddr>,
     pub tls: TlsConfig,
@@ -247,6 +266,7 @@ impl Settings {
             auth: file.auth,
             signals: file.signals,
             review: file.review,
+            index: file.index,
             overload: file.overload,
             metrics_listen: args.metrics_listen.or(file.metrics_listen),
             tls,
@@ -277,6 +297,8 @@ listen = "127.0.0.1:6000"
 data_dir = "/var/lib/triage"
 [limits]
 max_text_chars = 500
+[index]
+rebuild_backlog = 5000
 [[auth.tokens]]
 name = "bot"
 token = "secret"
@@ -295,6 +317,11 @@ roles = ["ingest"]
         assert_eq!(settings.limits.max_text_chars, 500);
         assert_eq!(settings.limits.max_id_chars, 128);
         assert_eq!(settings.auth.tokens.len(), 1);
+        assert_eq!(settings.index.rebuild_backlog, 5000);
+        assert_eq!(
+            Settings::with_data_dir("/tmp").index.rebuild_backlog,
+            crate::index::indexer::DEFAULT_REBUILD_BACKLOG
+        );
     }
 
     #[test]

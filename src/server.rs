@@ -91,7 +91,7 @@ pub async fn serve(
         lexicons,
         store_options.dedup,
     ));
-    let (index, indexer) = crate::index::start(&settings.data_dir, &store)?;
+    let (index, indexer) = crate::index::start(&settings.data_dir, &store, &settings.index)?;
 
     // Load the language models before reporting SERVING, not on the first request.
     tokio::task::spawn_blocking(|| LanguageDetector::new().warm_up())

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use tantivy::Searcher;
 
+use crate::config::IndexConfig;
 use crate::error::Result;
 use crate::store::Store;
 use indexer::{IndexHandle, IndexerTask};
@@ -79,10 +80,19 @@ impl SearchIndex {
 }
 
 /// Opens (or rebuilds) the index in `data_dir` and starts the indexer tailing `store`.
-pub fn start(data_dir: &Path, store: &Store) -> Result<(Arc<SearchIndex>, IndexerTask)> {
+pub fn start(
+    data_dir: &Path,
+    store: &Store,
+    config: &IndexConfig,
+) -> Result<(Arc<SearchIndex>, IndexerTask)> {
     let (handle, indexed) = indexer::open(&data_dir.join(INDEX_DIR))?;
     tracing::info!(indexed_sequence = indexed, "search index opened");
-    let task = IndexerTask::spawn(Arc::clone(&handle), indexed, store.clone())?;
+    let task = IndexerTask::spawn(
+        Arc::clone(&handle),
+        indexed,
+        store.clone(),
+        config.rebuild_backlog,
+    )?;
     Ok((Arc::new(SearchIndex::new(handle)), task))
 }
 

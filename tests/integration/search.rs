@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::common::{DEADLINE, TestServer, ingest_request, new_feedback};
 use tonic::transport::Channel;
+use triage::config::Settings;
 use triage::pb;
 use triage::pb::feedback_service_client::FeedbackServiceClient;
 use triage::pb::search_service_client::SearchServiceClient;
@@ -476,6 +477,35 @@ async fn resolutions_are_searchable_and_the_index_survives_restarts_and_rebuilds
         .collect();
     assert_eq!(before, after, "a rebuilt index answers the same");
     assert_eq!(run(&mut search, query("купон")).await.total_size, 1);
+    server.stop().await;
+
+    // A backlog past `[index] rebuild_backlog` is caught up with the rebuild writer, which then
+    // hands over to the live one: items ingested afterwards become searchable too.
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let mut settings = Settings::with_data_dir(dir.path());
+    settings.index.rebuild_backlog = 1;
+    let server = TestServer::start_with(settings).await;
+    let mut search = search_client(&server).await;
+    eventually(&mut search, query(""), CORPUS.len() as i64).await;
+    let rebuilt: Vec<_> = run(&mut search, query("доставка"))
+        .await
+        .hits
+        .iter()
+        .map(|h| h.feedback.as_ref().unwrap().id.clone())
+        .collect();
+    assert_eq!(
+        before, rebuilt,
+        "the rebuild writer's index answers the same"
+    );
+    assert_eq!(run(&mut search, query("купон")).await.total_size, 1);
+    let mut feedback = server.feedback().await;
+    let late = ingest(
+        &mut feedback,
+        new_feedback("ru-late", "c9", "Курьер потерял посылку с подарком."),
+    )
+    .await;
+    let found = eventually(&mut search, query("подарком"), 1).await;
+    assert_eq!(found.hits[0].feedback.as_ref().unwrap().id, late.id);
     server.stop().await;
 }
 
