@@ -3,6 +3,10 @@
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Row};
 
+use super::signal_rows::{Subject, backfill_in_pages, insert_signals};
+use crate::signals::dedup::{self, DedupParams};
+use crate::signals::fingerprint;
+
 async fn store_at_version(version: i64) -> (tempfile::TempDir, SqliteConnection) {
     let dir = tempfile::tempdir().unwrap();
     let mut connection = SqliteConnectOptions::new()
@@ -75,4 +79,76 @@ async fn answers_stored_before_0011_count_once_for_their_own_customer() {
             ("c2".to_string(), "nps".to_string(), 9)
         ]
     );
+}
+
+#[tokio::test]
+async fn items_stored_before_0003_get_their_signals_rows_once_page_by_page() {
+    let (_dir, mut connection) = store_at_version(2).await;
+    let texts = [
+        "Курьер опоздал на два часа и нагрубил по телефону.",
+        "Кур'єр запізнився на дві години і нагрубив.",
+        "Paket je prišel poškodovan, embalaža je bila raztrgana.",
+        "Приложение вылетает при оплате картой уже третий день.",
+        "Доставка снова задерживается, никто не отвечает в чате.",
+        "Dostava je trajala predolgo, nihče se ne oglasi.",
+        "Спасибо, всё пришло вовремя и в целости.",
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO feedback (id, seq, external_id, customer_id, text, kind, channel, \
+             created_at, received_at, language_hint, attributes, language, language_confidence) \
+             VALUES (?, ?, ?, 'c1', ?, 'complaint', 'web', ?, ?, '', '{}', ?, 1.0)",
+        )
+        .bind(format!("f{i}"))
+        .bind(i as i64 + 1)
+        .bind(format!("e{i}"))
+        .bind(text)
+        .bind(1_000 + i as i64)
+        .bind(1_000 + i as i64)
+        .bind(["ru", "uk", "sl", "ru", "ru", "sl", "ru"][i])
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    }
+    sqlx::migrate!("./migrations")
+        .run(&mut connection)
+        .await
+        .unwrap();
+    let params = DedupParams::default();
+    // One item already has its row (a backfill stopped halfway): it must not get a second one.
+    let done = fingerprint(texts[3], "ru", &params);
+    let subject = Subject {
+        feedback_id: "f3",
+        customer_id: "c1",
+        created_at: chrono::DateTime::from_timestamp_micros(1_003).unwrap(),
+        complaint: true,
+        cluster_id: "",
+    };
+    insert_signals(&mut connection, &subject, &done)
+        .await
+        .unwrap();
+    backfill_in_pages(&mut connection, &params, 2)
+        .await
+        .unwrap();
+    backfill_in_pages(&mut connection, &params, 2)
+        .await
+        .unwrap();
+    let stored: Vec<(String, Vec<u8>, bool)> = sqlx::query_as(
+        "SELECT feedback_id, signature, complaint FROM feedback_signals ORDER BY feedback_id",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap();
+    let ids: Vec<&str> = stored.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(ids, ["f0", "f1", "f2", "f3", "f4", "f5", "f6"]);
+    for (i, (_, signature, complaint)) in stored.iter().enumerate() {
+        let language = ["ru", "uk", "sl", "ru", "ru", "sl", "ru"][i];
+        let expected = fingerprint(texts[i], language, &params);
+        assert_eq!(
+            *signature,
+            dedup::signature_to_bytes(&expected.text.signature),
+            "f{i}"
+        );
+        assert!(complaint, "f{i} is a complaint");
+    }
 }
