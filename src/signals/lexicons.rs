@@ -34,6 +34,17 @@ struct PolarityFile {
 struct ExtortionFile {
     demands: Vec<String>,
     threats: Vec<String>,
+    /// Verbs of making something public in a future or intent form ("выложу", "розповім",
+    /// "objavim"): a threat when a public venue is named in the same sentence.
+    #[serde(default)]
+    publish_verbs: Vec<String>,
+    /// Where a customer can publish: reviews, social networks, forums, media, followers.
+    #[serde(default)]
+    venues: Vec<String>,
+    /// Words that make a negated threat an offer ("верните деньги, тогда не стану выкладывать
+    /// видео"): silence sold for the demand.
+    #[serde(default)]
+    offer_connectors: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +93,8 @@ pub enum Category {
     Negative,
     Demand,
     Threat,
+    PublishVerb,
+    Venue,
     LegalThreat,
     Role,
     Name,
@@ -99,6 +112,8 @@ const TOPIC_TAGS: u16 = 100;
 pub struct Lexicon {
     patterns: PatternSet,
     pub negators: FxHashSet<String>,
+    /// See `ExtortionFile::offer_connectors`.
+    pub offer_connectors: FxHashSet<String>,
     pub intensifiers: FxHashSet<String>,
     pub contrast: FxHashSet<String>,
     /// Profanity and insults as written (prefixes end in `*`), for the obfuscation-tolerant matcher.
@@ -145,6 +160,8 @@ impl Lexicon {
             (Category::Negative, &file.polarity.negative),
             (Category::Demand, &file.extortion.demands),
             (Category::Threat, &file.extortion.threats),
+            (Category::PublishVerb, &file.extortion.publish_verbs),
+            (Category::Venue, &file.extortion.venues),
             (Category::LegalThreat, &file.legal.threats),
             (Category::Role, &file.personal_attack.roles),
             (Category::Name, &file.personal_attack.names),
@@ -167,6 +184,7 @@ impl Lexicon {
         Ok(Lexicon {
             patterns,
             negators: word_set(&file.polarity.negators),
+            offer_connectors: word_set(&file.extortion.offer_connectors),
             intensifiers: word_set(&file.polarity.intensifiers),
             contrast: word_set(&file.polarity.contrast),
             abuse_words: file.abuse.words.iter().map(|w| normalize(w)).collect(),

@@ -197,6 +197,43 @@ mod tests {
     }
 
     #[test]
+    fn a_publishing_verb_threatens_only_with_a_venue_in_its_sentence() {
+        let flagged = analysis(
+            "uk",
+            "Поверніть гроші до понеділка, інакше розміщу детальний огляд вашого магазину на \
+             всіх форумах.",
+        );
+        assert_eq!(kinds(&flagged), [FlagKind::Extortion]);
+        let evidence: Vec<&str> = flagged.flags[0]
+            .evidence
+            .iter()
+            .map(|span| span.text.as_str())
+            .collect();
+        assert_eq!(evidence, ["Поверніть", "розміщу", "огляд"]);
+        for honest in [
+            // A video as evidence for the claim, not a publication.
+            "Сниму видео распаковки, чтобы было доказательство брака, и прошу вернуть деньги.",
+            // The verb and the venue in different sentences.
+            "Верните деньги. Я напишу ещё раз завтра. Ваш магазин нашла в инстаграме.",
+            // A negated verb.
+            "Верните деньги, я не буду писать отзывы, просто верните.",
+        ] {
+            assert!(kinds(&analysis("ru", honest)).is_empty(), "{honest}");
+        }
+        // Silence offered for the demand is a threat even though negated.
+        for offer in [
+            "Переведите мне 1500 рублей, тогда не стану выкладывать видео в ютуб.",
+            "Вы возвращаете полную стоимость, а я не публикую фото вашего товара в пабликах.",
+        ] {
+            assert_eq!(
+                kinds(&analysis("ru", offer)),
+                [FlagKind::Extortion],
+                "{offer}"
+            );
+        }
+    }
+
+    #[test]
     fn evidence_points_at_the_words() {
         let text = "Касирка Оксана — хамка, звільніть її негайно!";
         let flagged = analysis("uk", text);

@@ -72,27 +72,61 @@ fn negated(lexicon: &Lexicon, subject: &Subject, found: &Match) -> bool {
             .contains(&subject.words[found.first - 1].text)
 }
 
+/// Whether a negated threat is offered in exchange: an offer connector of one or two words just
+/// before the negator ("тогда не стану выкладывать", "…, а я не публикую фото").
+fn offers_silence(lexicon: &Lexicon, subject: &Subject, found: &Match) -> bool {
+    let word = |back: usize| {
+        found
+            .first
+            .checked_sub(back)
+            .map(|i| subject.words[i].text.as_str())
+    };
+    let one = word(2).is_some_and(|w| lexicon.offer_connectors.contains(w));
+    let two = word(3)
+        .zip(word(2))
+        .is_some_and(|(a, b)| lexicon.offer_connectors.contains(&format!("{a} {b}")));
+    one || two
+}
+
 pub fn extortion(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<Flag> {
-    let threats: Vec<&Match> = found
+    // A threat is a phrase of the threat list, or a verb of publishing with a public venue in
+    // the same sentence ("размещу рассказ о вас на всех форумах"): the pairs are too many to
+    // list, and new complaints kept combining them in ways the list lacked (docs/signals.md).
+    let mut threats: Vec<(Match, Option<Match>)> = found
         .of(Category::Threat)
-        .filter(|t| !negated(lexicon, subject, t))
+        .filter(|t| !negated(lexicon, subject, t) || offers_silence(lexicon, subject, t))
+        .map(|t| (*t, None))
         .collect();
-    let mut best: Option<(f64, Match, Match)> = None;
+    for verb in found
+        .of(Category::PublishVerb)
+        .filter(|v| !negated(lexicon, subject, v) || offers_silence(lexicon, subject, v))
+    {
+        if let Some(venue) = found.of(Category::Venue).find(|venue| {
+            subject.sentence(venue) == subject.sentence(verb)
+                && (venue.last < verb.first || venue.first > verb.last)
+        }) {
+            threats.push((*verb, Some(*venue)));
+        }
+    }
+    let mut best: Option<(f64, Match, (Match, Option<Match>))> = None;
     for demand in found.of(Category::Demand) {
         for threat in &threats {
-            let distance = subject.sentence(demand).abs_diff(subject.sentence(threat));
+            let distance = subject
+                .sentence(demand)
+                .abs_diff(subject.sentence(&threat.0));
             let confidence = match distance {
                 0 => 0.9,
                 1 => 0.8,
                 _ => continue,
-            };
+            } - if threat.1.is_some() { 0.05 } else { 0.0 };
             if best.as_ref().is_none_or(|(c, _, _)| confidence > *c) {
-                best = Some((confidence, *demand, **threat));
+                best = Some((confidence, *demand, *threat));
             }
         }
     }
-    let (confidence, demand, threat) = best?;
-    let evidence = vec![subject.match_span(&demand), subject.match_span(&threat)];
+    let (confidence, demand, (threat, venue)) = best?;
+    let mut evidence = vec![subject.match_span(&demand), subject.match_span(&threat)];
+    evidence.extend(venue.map(|venue| subject.match_span(&venue)));
     Some(Flag {
         kind: FlagKind::Extortion,
         confidence,
