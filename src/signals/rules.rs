@@ -212,7 +212,6 @@ fn cyrillic_look_alike(c: char) -> Option<char> {
         '0' => 'о',
         '3' => 'з',
         '6' => 'б',
-        '@' => 'а',
         _ => return None,
     })
 }
@@ -254,7 +253,8 @@ fn deobfuscate(token: &str) -> Option<String> {
         token
             .chars()
             .map(|c| {
-                if WILDCARDS.contains(&c) {
+                // `@` hides а as often as any other letter ("х@ра"): a wildcard in Cyrillic.
+                if WILDCARDS.contains(&c) || (has_cyrillic && c == '@') {
                     '*'
                 } else if has_cyrillic {
                     cyrillic_look_alike(c).unwrap_or(c)
@@ -580,6 +580,10 @@ mod tests {
         assert!(deobfuscate("доставка").is_none());
         let token: Vec<char> = deobfuscate("**").unwrap().chars().collect();
         assert!(!spells(&token, "хуй"));
+        for (written, word) in [("с@ка", "сука"), ("х@ра", "хера")] {
+            let token: Vec<char> = deobfuscate(written).unwrap().chars().collect();
+            assert!(spells(&token, word), "{written}");
+        }
     }
 
     #[test]
