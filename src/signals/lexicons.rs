@@ -261,4 +261,28 @@ mod tests {
         }
         assert_eq!(lexicons.for_language("und").len(), 3);
     }
+
+    #[test]
+    fn no_embedded_list_repeats_an_entry() {
+        // A repeated spam phrase counts twice: one promotional word would read as two.
+        fn check(language: &str, path: &str, value: &toml::Value) {
+            match value {
+                toml::Value::Table(table) => {
+                    for (key, value) in table {
+                        check(language, &format!("{path}.{key}"), value);
+                    }
+                }
+                toml::Value::Array(entries) => {
+                    let mut seen = std::collections::HashSet::new();
+                    for entry in entries {
+                        assert!(seen.insert(entry.to_string()), "{language}{path}: {entry}");
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (language, text) in EMBEDDED {
+            check(language, "", &toml::from_str(text).unwrap());
+        }
+    }
 }

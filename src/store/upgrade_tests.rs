@@ -22,17 +22,38 @@ async fn store_at_version(version: i64) -> (tempfile::TempDir, SqliteConnection)
     (dir, connection)
 }
 
-#[tokio::test]
-async fn answers_stored_before_0011_count_once_for_their_own_customer() {
-    let (_dir, mut connection) = store_at_version(10).await;
+/// Runs the migrations a store of an earlier version has not had yet.
+async fn upgrade(connection: &mut SqliteConnection) {
+    sqlx::migrate!("./migrations")
+        .run(connection)
+        .await
+        .unwrap();
+}
+
+/// Stores feedback item `f{n}` (external id `e{n}`) of customer `c1` the way every version
+/// since the first can hold it.
+async fn insert_feedback(connection: &mut SqliteConnection, n: i64, text: &str, language: &str) {
     sqlx::query(
         "INSERT INTO feedback (id, seq, external_id, customer_id, text, kind, channel, created_at, \
          received_at, language_hint, attributes, language, language_confidence) \
-         VALUES ('f1', 1, 'e1', 'c1', 'текст', 'complaint', 'web', 1000, 1000, '', '{}', 'ru', 1.0)",
+         VALUES (?, ?, ?, 'c1', ?, 'complaint', 'web', ?, ?, '', '{}', ?, 1.0)",
     )
-    .execute(&mut connection)
+    .bind(format!("f{n}"))
+    .bind(n + 1)
+    .bind(format!("e{n}"))
+    .bind(text)
+    .bind(1_000 + n)
+    .bind(1_000 + n)
+    .bind(language)
+    .execute(connection)
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn answers_stored_before_0011_count_once_for_their_own_customer() {
+    let (_dir, mut connection) = store_at_version(10).await;
+    insert_feedback(&mut connection, 1, "текст", "ru").await;
     // Sent with f1; recorded for c2 but naming c1's f1; recorded for c2 without a link.
     sqlx::query(
         "INSERT INTO survey_responses (id, external_id, customer_id, kind, value, responded_at, \
@@ -44,10 +65,7 @@ async fn answers_stored_before_0011_count_once_for_their_own_customer() {
     .execute(&mut connection)
     .await
     .unwrap();
-    sqlx::migrate!("./migrations")
-        .run(&mut connection)
-        .await
-        .unwrap();
+    upgrade(&mut connection).await;
     let via: Vec<(String, bool)> =
         sqlx::query_as("SELECT id, via_feedback FROM survey_responses ORDER BY id")
             .fetch_all(&mut connection)
@@ -85,38 +103,30 @@ async fn answers_stored_before_0011_count_once_for_their_own_customer() {
 async fn items_stored_before_0003_get_their_signals_rows_once_page_by_page() {
     let (_dir, mut connection) = store_at_version(2).await;
     let texts = [
-        "Курьер опоздал на два часа и нагрубил по телефону.",
-        "Кур'єр запізнився на дві години і нагрубив.",
-        "Paket je prišel poškodovan, embalaža je bila raztrgana.",
-        "Приложение вылетает при оплате картой уже третий день.",
-        "Доставка снова задерживается, никто не отвечает в чате.",
-        "Dostava je trajala predolgo, nihče se ne oglasi.",
-        "Спасибо, всё пришло вовремя и в целости.",
+        ("Курьер опоздал на два часа и нагрубил по телефону.", "ru"),
+        ("Кур'єр запізнився на дві години і нагрубив.", "uk"),
+        (
+            "Paket je prišel poškodovan, embalaža je bila raztrgana.",
+            "sl",
+        ),
+        (
+            "Приложение вылетает при оплате картой уже третий день.",
+            "ru",
+        ),
+        (
+            "Доставка снова задерживается, никто не отвечает в чате.",
+            "ru",
+        ),
+        ("Dostava je trajala predolgo, nihče se ne oglasi.", "sl"),
+        ("Спасибо, всё пришло вовремя и в целости.", "ru"),
     ];
-    for (i, text) in texts.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO feedback (id, seq, external_id, customer_id, text, kind, channel, \
-             created_at, received_at, language_hint, attributes, language, language_confidence) \
-             VALUES (?, ?, ?, 'c1', ?, 'complaint', 'web', ?, ?, '', '{}', ?, 1.0)",
-        )
-        .bind(format!("f{i}"))
-        .bind(i as i64 + 1)
-        .bind(format!("e{i}"))
-        .bind(text)
-        .bind(1_000 + i as i64)
-        .bind(1_000 + i as i64)
-        .bind(["ru", "uk", "sl", "ru", "ru", "sl", "ru"][i])
-        .execute(&mut connection)
-        .await
-        .unwrap();
+    for (n, (text, language)) in (0..).zip(texts) {
+        insert_feedback(&mut connection, n, text, language).await;
     }
-    sqlx::migrate!("./migrations")
-        .run(&mut connection)
-        .await
-        .unwrap();
+    upgrade(&mut connection).await;
     let params = DedupParams::default();
     // One item already has its row (a backfill stopped halfway): it must not get a second one.
-    let done = fingerprint(texts[3], "ru", &params);
+    let done = fingerprint(texts[3].0, texts[3].1, &params);
     let subject = Subject {
         feedback_id: "f3",
         customer_id: "c1",
@@ -141,9 +151,8 @@ async fn items_stored_before_0003_get_their_signals_rows_once_page_by_page() {
     .unwrap();
     let ids: Vec<&str> = stored.iter().map(|(id, _, _)| id.as_str()).collect();
     assert_eq!(ids, ["f0", "f1", "f2", "f3", "f4", "f5", "f6"]);
-    for (i, (_, signature, complaint)) in stored.iter().enumerate() {
-        let language = ["ru", "uk", "sl", "ru", "ru", "sl", "ru"][i];
-        let expected = fingerprint(texts[i], language, &params);
+    for (i, ((_, signature, complaint), (text, language))) in stored.iter().zip(texts).enumerate() {
+        let expected = fingerprint(text, language, &params);
         assert_eq!(
             *signature,
             dedup::signature_to_bytes(&expected.text.signature),

@@ -64,6 +64,15 @@ async fn ingest(
         .unwrap()
 }
 
+/// The hits' feedback ids, in rank order.
+fn hit_ids(response: &pb::SearchFeedbackResponse) -> Vec<String> {
+    response
+        .hits
+        .iter()
+        .map(|h| h.feedback.as_ref().unwrap().id.clone())
+        .collect()
+}
+
 fn ids(response: &pb::SearchFeedbackResponse) -> HashSet<String> {
     response
         .hits
@@ -448,12 +457,7 @@ async fn resolutions_are_searchable_and_the_index_survives_restarts_and_rebuilds
     )
     .await;
     assert_eq!(resolved.total_size, 1);
-    let before: Vec<_> = run(&mut search, query("доставка"))
-        .await
-        .hits
-        .iter()
-        .map(|h| h.feedback.as_ref().unwrap().id.clone())
-        .collect();
+    let before = hit_ids(&run(&mut search, query("доставка")).await);
     server.stop().await;
 
     let server = TestServer::start(dir.path()).await;
@@ -469,12 +473,7 @@ async fn resolutions_are_searchable_and_the_index_survives_restarts_and_rebuilds
     let server = TestServer::start(dir.path()).await;
     let mut search = search_client(&server).await;
     eventually(&mut search, query(""), CORPUS.len() as i64).await;
-    let after: Vec<_> = run(&mut search, query("доставка"))
-        .await
-        .hits
-        .iter()
-        .map(|h| h.feedback.as_ref().unwrap().id.clone())
-        .collect();
+    let after = hit_ids(&run(&mut search, query("доставка")).await);
     assert_eq!(before, after, "a rebuilt index answers the same");
     assert_eq!(run(&mut search, query("купон")).await.total_size, 1);
     server.stop().await;
@@ -487,12 +486,7 @@ async fn resolutions_are_searchable_and_the_index_survives_restarts_and_rebuilds
     let server = TestServer::start_with(settings).await;
     let mut search = search_client(&server).await;
     eventually(&mut search, query(""), CORPUS.len() as i64).await;
-    let rebuilt: Vec<_> = run(&mut search, query("доставка"))
-        .await
-        .hits
-        .iter()
-        .map(|h| h.feedback.as_ref().unwrap().id.clone())
-        .collect();
+    let rebuilt = hit_ids(&run(&mut search, query("доставка")).await);
     assert_eq!(
         before, rebuilt,
         "the rebuild writer's index answers the same"
