@@ -85,7 +85,23 @@ pub fn start(
     store: &Store,
     config: &IndexConfig,
 ) -> Result<(Arc<SearchIndex>, IndexerTask)> {
-    let (handle, indexed) = indexer::open(&data_dir.join(INDEX_DIR))?;
+    let dir = data_dir.join(INDEX_DIR);
+    let (mut handle, mut indexed) = indexer::open(&dir)?;
+    let stored = *store.committed_sequence().borrow();
+    if indexed > stored {
+        // The index holds changes the store lost (a store restored from a backup older than the
+        // index): its items would be found though not stored, and new changes numbered up to
+        // `indexed` would never be indexed. The indexer also relies on an index never holding an
+        // item whose insertion is still ahead of it.
+        tracing::warn!(
+            indexed_sequence = indexed,
+            stored_sequence = stored,
+            "the index is ahead of the store; rebuilding it from the store"
+        );
+        drop(handle);
+        std::fs::remove_dir_all(&dir)?;
+        (handle, indexed) = indexer::open(&dir)?;
+    }
     tracing::info!(indexed_sequence = indexed, "search index opened");
     let task = IndexerTask::spawn(
         Arc::clone(&handle),

@@ -93,6 +93,16 @@ pub struct Stored {
     pub already_existed: bool,
 }
 
+/// A change of a feedback item, as derived state (the search index) reads it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub sequence: i64,
+    pub feedback: Feedback,
+    /// The change inserted the item: no derived state built from earlier changes holds it.
+    /// False for updates, and for items stored before the store recorded this.
+    pub inserted: bool,
+}
+
 /// Handle to the store. Cheap to clone; all clones share one writer.
 #[derive(Clone)]
 pub struct Store {
@@ -341,16 +351,22 @@ impl Store {
         Ok(found)
     }
 
-    /// Items changed after sequence number `after`, oldest change first, with their sequence
-    /// numbers: how derived state (the search index) catches up.
-    pub async fn changes_since(&self, after: i64, limit: usize) -> Result<Vec<(i64, Feedback)>> {
+    /// Items changed after sequence number `after`, oldest change first: how derived state (the
+    /// search index) catches up.
+    pub async fn changes_since(&self, after: i64, limit: usize) -> Result<Vec<Change>> {
         let rows = sqlx::query(rows::SELECT_CHANGES_SINCE)
             .bind(after)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.readers)
             .await?;
         rows.iter()
-            .map(|row| Ok((row.try_get::<i64, _>("seq")?, rows::feedback_from_row(row)?)))
+            .map(|row| {
+                Ok(Change {
+                    sequence: row.try_get("seq")?,
+                    feedback: rows::feedback_from_row(row)?,
+                    inserted: row.try_get("inserted")?,
+                })
+            })
             .collect()
     }
 

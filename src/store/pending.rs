@@ -21,15 +21,15 @@ use crate::review::{ReviewEvent, ReviewItem};
 
 /// Rows one statement writes at most. A batch's rows go out in statements of 256, 128, …, 1
 /// rows: a few fixed sizes, so the connection prepares each statement once and keeps it, and
-/// the variables of the widest (24 × 256) stay well inside SQLite's limit of 32,766.
+/// the variables of the widest (25 × 256) stay well inside SQLite's limit of 32,766.
 const MAX_ROWS_PER_STATEMENT: usize = 256;
 
 const FEEDBACK_COLUMNS: &str = "INSERT INTO feedback (id, seq, external_id, customer_id, text, \
      kind, channel, created_at, received_at, language_hint, score_kind, score_value, attributes, \
      language, language_confidence, resolution, resolved_by, resolved_at, topics, sentiment, \
-     polarity, priority, flags, cluster_id) VALUES ";
+     polarity, priority, flags, cluster_id, inserted_seq) VALUES ";
 const FEEDBACK_ROW: &str =
-    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const SIGNALS_COLUMNS: &str = "INSERT INTO feedback_signals (item, feedback_id, customer_id, \
      created_at, complaint, words, text_hash, signature, stems, cluster_id) VALUES ";
 const SIGNALS_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -254,7 +254,9 @@ fn bind_feedback<'q>(
         .bind(feedback.analysis.polarity)
         .bind(i64::from(feedback.analysis.priority))
         .bind(to_json(&feedback.analysis.flags)?)
-        .bind(&feedback.analysis.cluster_id))
+        .bind(&feedback.analysis.cluster_id)
+        // `inserted_seq`: the row is its item's first version (migration 0012).
+        .bind(sequence))
 }
 
 fn to_json(value: &impl serde::Serialize) -> Result<String> {

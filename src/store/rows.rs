@@ -9,14 +9,19 @@ use crate::model::{
     Analysis, Feedback, FeedbackKind, Resolution, Score, ScoreKind, Sentiment, SurveyResponse,
 };
 
-/// `SELECT <every feedback column> FROM feedback <rest>`; the column list is written once.
+/// `SELECT <every feedback column><more> FROM feedback <rest>`; the column list is written once.
 macro_rules! select_feedback {
     ($rest:literal) => {
+        select_feedback!("", $rest)
+    };
+    ($more:literal, $rest:literal) => {
         concat!(
             "SELECT id, seq, external_id, customer_id, text, kind, channel, created_at, ",
             "received_at, language_hint, score_kind, score_value, attributes, language, ",
             "language_confidence, resolution, resolved_by, resolved_at, topics, sentiment, ",
-            "polarity, priority, flags, cluster_id FROM feedback ",
+            "polarity, priority, flags, cluster_id",
+            $more,
+            " FROM feedback ",
             $rest
         )
     };
@@ -31,7 +36,11 @@ pub const SELECT_FEEDBACK_BY_ID: &str = select_feedback!("WHERE id = ?");
 pub const SELECT_FEEDBACK_BY_EXTERNAL_ID: &str = select_feedback!("WHERE external_id = ?");
 /// Followed by `IN (?, ?, …)`.
 pub const SELECT_FEEDBACK_WHERE_ID: &str = select_feedback!("WHERE id");
-pub const SELECT_CHANGES_SINCE: &str = select_feedback!("WHERE seq > ? ORDER BY seq LIMIT ?");
+/// Every feedback column, then whether the change is the row's first version (`inserted`).
+pub const SELECT_CHANGES_SINCE: &str = select_feedback!(
+    ", seq IS inserted_seq AS inserted",
+    "WHERE seq > ? ORDER BY seq LIMIT ?"
+);
 
 pub const SELECT_SURVEY_BY_EXTERNAL_ID: &str = "SELECT id, external_id, customer_id, kind, value, \
      responded_at, channel, feedback_id FROM survey_responses WHERE external_id = ?";

@@ -1,5 +1,6 @@
 //! SearchService over real gRPC: word forms in three languages, filters, orders, facets, stable
-//! pages while ingesting, resolutions, restarts and rebuilds, lenient queries, similar items.
+//! pages while ingesting, resolutions, restarts and rebuilds (also of an index ahead of a restored
+//! store), lenient queries, similar items.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -10,6 +11,7 @@ use triage::config::Settings;
 use triage::pb;
 use triage::pb::feedback_service_client::FeedbackServiceClient;
 use triage::pb::search_service_client::SearchServiceClient;
+use triage::store::{Store, StoreOptions};
 
 async fn search_client(server: &TestServer) -> SearchServiceClient<Channel> {
     SearchServiceClient::new(server.channel().await)
@@ -457,8 +459,33 @@ async fn resolutions_are_searchable_and_the_index_survives_restarts_and_rebuilds
     )
     .await;
     assert_eq!(resolved.total_size, 1);
+    assert_eq!(
+        run(&mut search, query("кассир")).await.total_size,
+        1,
+        "the resolved version replaces the first one"
+    );
+    assert_eq!(
+        run(&mut search, query("")).await.total_size,
+        CORPUS.len() as i64
+    );
     let before = hit_ids(&run(&mut search, query("доставка")).await);
     server.stop().await;
+
+    // The indexer adds first versions without deleting an older copy; only the resolved item's
+    // change replaces one.
+    let store = Store::open(dir.path(), StoreOptions::default())
+        .await
+        .unwrap();
+    let changes = store.changes_since(0, 100).await.unwrap();
+    assert_eq!(changes.len(), CORPUS.len());
+    for change in &changes {
+        assert_eq!(
+            change.inserted,
+            change.feedback.id != target.id,
+            "{change:?}"
+        );
+    }
+    store.close().await.unwrap();
 
     let server = TestServer::start(dir.path()).await;
     let mut search = search_client(&server).await;
@@ -500,6 +527,65 @@ async fn resolutions_are_searchable_and_the_index_survives_restarts_and_rebuilds
     .await;
     let found = eventually(&mut search, query("подарком"), 1).await;
     assert_eq!(found.hits[0].feedback.as_ref().unwrap().id, late.id);
+    server.stop().await;
+}
+
+/// Copies the store's files (not the index) from one data dir to another.
+fn copy_store(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(to).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("triage.db")
+        {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_owned();
+        if name.to_string_lossy().starts_with("triage.db") {
+            std::fs::copy(&path, to.join(name)).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_ahead_of_a_store_restored_from_backup_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _, _) = seeded(dir.path()).await;
+    server.stop().await;
+    let backup = tempfile::tempdir().unwrap();
+    copy_store(dir.path(), backup.path());
+
+    let server = TestServer::start(dir.path()).await;
+    let mut feedback = server.feedback().await;
+    let mut search = search_client(&server).await;
+    ingest(
+        &mut feedback,
+        new_feedback("ru-lost", "c7", "Курьер потерял посылку с подарком."),
+    )
+    .await;
+    eventually(&mut search, query("подарком"), 1).await;
+    server.stop().await;
+
+    // The store goes back to the backup; the index still holds the lost item.
+    copy_store(backup.path(), dir.path());
+    let server = TestServer::start(dir.path()).await;
+    let mut feedback = server.feedback().await;
+    let mut search = search_client(&server).await;
+    eventually(&mut search, query(""), CORPUS.len() as i64).await;
+    assert_eq!(run(&mut search, query("подарком")).await.total_size, 0);
+    // The next item takes the lost one's sequence number and must still become searchable.
+    let next = ingest(
+        &mut feedback,
+        new_feedback("ru-next", "c8", "Оператор обещал перезвонить и пропал."),
+    )
+    .await;
+    let found = eventually(&mut search, query("перезвонить"), 1).await;
+    assert_eq!(found.hits[0].feedback.as_ref().unwrap().id, next.id);
     server.stop().await;
 }
 
