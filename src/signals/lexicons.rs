@@ -45,6 +45,10 @@ struct ExtortionFile {
     /// видео"): silence sold for the demand.
     #[serde(default)]
     offer_connectors: Vec<String>,
+    /// Verbs of taking something down ("удаляю", "видалю", "izbrišem"): a threat right after an
+    /// offer connector ("…, а я удаляю свой пост"), the removal sold for the demand.
+    #[serde(default)]
+    takedowns: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +99,7 @@ pub enum Category {
     Threat,
     PublishVerb,
     Venue,
+    Takedown,
     LegalThreat,
     Role,
     Name,
@@ -162,6 +167,7 @@ impl Lexicon {
             (Category::Threat, &file.extortion.threats),
             (Category::PublishVerb, &file.extortion.publish_verbs),
             (Category::Venue, &file.extortion.venues),
+            (Category::Takedown, &file.extortion.takedowns),
             (Category::LegalThreat, &file.legal.threats),
             (Category::Role, &file.personal_attack.roles),
             (Category::Name, &file.personal_attack.names),

@@ -234,6 +234,45 @@ mod tests {
     }
 
     #[test]
+    fn offers_of_silence_or_a_takedown_threaten_without_a_venue() {
+        for (language, offer) in [
+            (
+                "uk",
+                "Пропоную так: ви мені повертаєте гроші, а я не викладаю відео з вашим продавцем.",
+            ),
+            (
+                "ru",
+                "Предлагаю договориться: вы мне бесплатный год обслуживания, а я удаляю свой \
+                 разгромный пост.",
+            ),
+            (
+                "sl",
+                "Dogovoriva se: vi mi vrnete denar, jaz pa izbrišem svojo objavo na Facebooku.",
+            ),
+        ] {
+            assert_eq!(
+                kinds(&analysis(language, offer)),
+                [FlagKind::Extortion],
+                "{offer}"
+            );
+        }
+        for (language, honest) in [
+            // A takedown that sells nothing: no offer connector before it.
+            (
+                "ru",
+                "Возврат получила, удаляю свой вопрос из чата, спасибо.",
+            ),
+            // A negated verb without an offer.
+            (
+                "uk",
+                "Поверніть гроші, я не викладаю відео, просто прошу по-людськи.",
+            ),
+        ] {
+            assert!(kinds(&analysis(language, honest)).is_empty(), "{honest}");
+        }
+    }
+
+    #[test]
     fn evidence_points_at_the_words() {
         let text = "Касирка Оксана — хамка, звільніть її негайно!";
         let flagged = analysis("uk", text);

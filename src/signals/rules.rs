@@ -72,40 +72,54 @@ fn negated(lexicon: &Lexicon, subject: &Subject, found: &Match) -> bool {
             .contains(&subject.words[found.first - 1].text)
 }
 
-/// Whether a negated threat is offered in exchange: an offer connector of one or two words just
-/// before the negator ("тогда не стану выкладывать", "…, а я не публикую фото").
-fn offers_silence(lexicon: &Lexicon, subject: &Subject, found: &Match) -> bool {
+/// Whether an offer connector of one or two words ends `gap` words before `found`.
+fn offered(lexicon: &Lexicon, subject: &Subject, found: &Match, gap: usize) -> bool {
     let word = |back: usize| {
         found
             .first
-            .checked_sub(back)
+            .checked_sub(back + gap)
             .map(|i| subject.words[i].text.as_str())
     };
-    let one = word(2).is_some_and(|w| lexicon.offer_connectors.contains(w));
-    let two = word(3)
-        .zip(word(2))
+    let one = word(1).is_some_and(|w| lexicon.offer_connectors.contains(w));
+    let two = word(2)
+        .zip(word(1))
         .is_some_and(|(a, b)| lexicon.offer_connectors.contains(&format!("{a} {b}")));
     one || two
+}
+
+/// Whether a negated threat is offered in exchange: an offer connector just before the negator
+/// ("тогда не стану выкладывать", "…, а я не публикую фото").
+fn offers_silence(lexicon: &Lexicon, subject: &Subject, found: &Match) -> bool {
+    offered(lexicon, subject, found, 1)
 }
 
 pub fn extortion(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<Flag> {
     // A threat is a phrase of the threat list, or a verb of publishing with a public venue in
     // the same sentence ("размещу рассказ о вас на всех форумах"): the pairs are too many to
     // list, and new complaints kept combining them in ways the list lacked (docs/signals.md).
+    // Offers count too: silence ("тогда не стану выкладывать видео") or a takedown ("…, а я
+    // удаляю свой пост") sold for the demand; an offer needs no venue, the exchange is the threat.
     let mut threats: Vec<(Match, Option<Match>)> = found
         .of(Category::Threat)
         .filter(|t| !negated(lexicon, subject, t) || offers_silence(lexicon, subject, t))
+        .chain(
+            found
+                .of(Category::Takedown)
+                .filter(|t| offered(lexicon, subject, t, 0)),
+        )
         .map(|t| (*t, None))
         .collect();
-    for verb in found
-        .of(Category::PublishVerb)
-        .filter(|v| !negated(lexicon, subject, v) || offers_silence(lexicon, subject, v))
-    {
-        if let Some(venue) = found.of(Category::Venue).find(|venue| {
+    for verb in found.of(Category::PublishVerb) {
+        let offer = negated(lexicon, subject, verb);
+        if offer && !offers_silence(lexicon, subject, verb) {
+            continue;
+        }
+        let venue = found.of(Category::Venue).find(|venue| {
             subject.sentence(venue) == subject.sentence(verb)
                 && (venue.last < verb.first || venue.first > verb.last)
-        }) {
-            threats.push((*verb, Some(*venue)));
+        });
+        if venue.is_some() || offer {
+            threats.push((*verb, venue.copied()));
         }
     }
     let mut best: Option<(f64, Match, (Match, Option<Match>))> = None;
