@@ -12,11 +12,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tantivy::merge_policy::LogMergePolicy;
 use tantivy::schema::Facet;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use tokio::sync::watch;
 
+use super::merges::BoundedMergePolicy;
 use super::schema::{self, Fields};
 use crate::error::{Error, Result};
 use crate::model::Feedback;
@@ -45,23 +45,6 @@ pub const DEFAULT_REBUILD_BACKLOG: u64 = 20_000;
 /// each doubled the segments to merge and the pages to zero for no gain: one thread indexes
 /// several thousand items per second (docs/PERFORMANCE.md, session 14).
 const LIVE_WRITER_MEMORY: usize = 16 * 1024 * 1024;
-
-/// Segments merged at once by the live writer (tantivy's default is 8).
-const LIVE_MERGE_FACTOR: usize = 16;
-
-/// The live writer's merge policy. It commits every [`MIN_COMMIT_INTERVAL`], a segment of a few
-/// hundred to a thousand items under load. With tantivy's default factor of 8 an item was merged
-/// about four times by the time a million were stored (twice within the smallest layer of 10k,
-/// then into segments of about 100k and 800k), so the merge threads' time per item grew with the
-/// index. Merging 16 at a time leaves the smallest layer in one merge and makes the next one
-/// about 200k items: two merges per item up to 3M items. Over a 1M-item import the merge threads
-/// took 17–20 instead of 27 µs per item, and searches on the resulting index (about 20 segments)
-/// were as fast as on one merged by the default (docs/PERFORMANCE.md, session 19).
-fn live_merge_policy() -> LogMergePolicy {
-    let mut policy = LogMergePolicy::default();
-    policy.set_min_num_segments(LIVE_MERGE_FACTOR);
-    policy
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Payload {
@@ -209,7 +192,7 @@ impl Indexer {
             .index
             .writer_with_num_threads(1, LIVE_WRITER_MEMORY)
             .map_err(storage)?;
-        writer.set_merge_policy(Box::new(live_merge_policy()));
+        writer.set_merge_policy(Box::new(BoundedMergePolicy));
         Ok(Indexer::with_writer(handle, writer, indexed))
     }
 
@@ -241,8 +224,8 @@ impl Indexer {
         let fields = &self.handle.fields;
         for change in changes {
             // An inserted item cannot be in an index that holds only earlier changes. Deleting it
-            // anyway is not free: at every commit tantivy looks each delete up in every segment,
-            // about 8 µs per item with a million indexed (docs/PERFORMANCE.md, session 19).
+            // anyway is not free: at every commit tantivy looks each delete up in every segment
+            // (docs/PERFORMANCE.md, session 19).
             if !change.inserted {
                 self.writer
                     .delete_term(Term::from_field_text(fields.id, &change.feedback.id));

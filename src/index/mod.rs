@@ -3,6 +3,7 @@
 //! way round.
 
 pub mod indexer;
+mod merges;
 pub mod query;
 pub mod schema;
 pub mod search;

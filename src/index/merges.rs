@@ -1,0 +1,151 @@
+//! The live writer's merge policy: tantivy's log-structured merges, with segments that hold a
+//! sixteenth of the index (at least [`MIN_FINAL_DOCS`]) left out of further merges, and no merge
+//! larger than that.
+//!
+//! The live writer commits every 200 ms under load, a segment of about a thousand items, and
+//! tantivy's default policy merges eight similar segments at a time without a size limit: by a
+//! million items every item had been rewritten about four times, and a merge of the largest
+//! layer (800k items, several seconds of a core) landed wherever the import happened to be.
+//! Here a merge never makes more than the limit (60k items at a million stored, well under a
+//! second of a core), items are rewritten two to three times, and because final segments hold a
+//! good part of a sixteenth of the index their number stays bounded as it grows (once the index
+//! has doubled they take part in merges again). tantivy offers the limit only as a fixed filter
+//! on a merge's inputs; this policy recomputes it from the index's size at every decision and
+//! splits merges that would outgrow it.
+
+use tantivy::index::{SegmentId, SegmentMeta};
+use tantivy::merge_policy::{LogMergePolicy, MergeCandidate, MergePolicy};
+
+/// Segments of at least this many items are never merged further (in a small index).
+pub const MIN_FINAL_DOCS: usize = 50_000;
+/// A segment holding this share of the index's items is never merged further.
+const FINAL_SHARE: usize = 16;
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct BoundedMergePolicy;
+
+impl BoundedMergePolicy {
+    /// The size from which a segment is final, for an index of `docs` items.
+    fn final_docs(docs: usize) -> usize {
+        MIN_FINAL_DOCS.max(docs / FINAL_SHARE)
+    }
+}
+
+impl MergePolicy for BoundedMergePolicy {
+    fn compute_merge_candidates(&self, segments: &[SegmentMeta]) -> Vec<MergeCandidate> {
+        let docs = segments.iter().map(|s| s.num_docs() as usize).sum();
+        let limit = BoundedMergePolicy::final_docs(docs);
+        let mut policy = LogMergePolicy::default();
+        // LogMergePolicy keeps segments up to and including its limit.
+        policy.set_max_docs_before_merge(limit - 1);
+        let size = |id: &SegmentId| {
+            segments
+                .iter()
+                .find(|s| s.id() == *id)
+                .map_or(0, |s| s.num_docs() as usize)
+        };
+        policy
+            .compute_merge_candidates(segments)
+            .into_iter()
+            .flat_map(|candidate| split(candidate.0, size, limit))
+            .collect()
+    }
+}
+
+/// Splits a merge of `ids` into merges of at least two segments and at most `limit` items each,
+/// smallest segments first: eight segments just under the limit would otherwise make one of
+/// eight times its size, several seconds of a core.
+fn split(
+    mut ids: Vec<SegmentId>,
+    size: impl Fn(&SegmentId) -> usize,
+    limit: usize,
+) -> Vec<MergeCandidate> {
+    ids.sort_by_key(&size);
+    let mut merges = Vec::new();
+    let mut group: Vec<SegmentId> = Vec::new();
+    let mut docs = 0;
+    for id in ids {
+        let next = size(&id);
+        if docs + next > limit {
+            if group.len() >= 2 {
+                merges.push(MergeCandidate(std::mem::take(&mut group)));
+            }
+            group.clear();
+            docs = 0;
+        }
+        docs += next;
+        group.push(id);
+    }
+    if group.len() >= 2 {
+        merges.push(MergeCandidate(group));
+    }
+    merges
+}
+
+#[cfg(test)]
+mod tests {
+    use tantivy::Index;
+    use tantivy::schema::Schema;
+
+    use super::*;
+
+    fn merged(sizes: &[u32]) -> Vec<Vec<u32>> {
+        let index = Index::create_in_ram(Schema::builder().build());
+        let metas: Vec<SegmentMeta> = sizes
+            .iter()
+            .map(|&size| index.new_segment_meta(SegmentId::generate_random(), size))
+            .collect();
+        let mut merges: Vec<Vec<u32>> = BoundedMergePolicy
+            .compute_merge_candidates(&metas)
+            .into_iter()
+            .map(|candidate| {
+                let mut sizes: Vec<u32> = candidate
+                    .0
+                    .iter()
+                    .map(|id| metas.iter().find(|m| m.id() == *id).unwrap().max_doc())
+                    .collect();
+                sizes.sort_unstable();
+                sizes
+            })
+            .collect();
+        merges.sort();
+        merges
+    }
+
+    #[test]
+    fn small_segments_merge_eight_at_a_time() {
+        assert_eq!(merged(&[1_000; 8]), [vec![1_000; 8]]);
+        assert!(merged(&[1_000; 7]).is_empty());
+    }
+
+    #[test]
+    fn segments_past_the_limit_stay_as_they_are() {
+        // About a million items (limit 60k): segments of 120k are final; eight of 15k and the
+        // small ones that tantivy counts as 10k (its smallest layer) merge, at most 60k at once.
+        let mut sizes = vec![120_000; 7];
+        sizes.extend([15_000; 8]);
+        sizes.extend([500; 3]);
+        let mut first = vec![500; 3];
+        first.extend([15_000; 3]);
+        assert_eq!(merged(&sizes), [first, vec![15_000; 4]]);
+        // Eight segments of 60k in a small index are past the 50k floor: no merge of 480k.
+        assert!(merged(&[60_000; 8]).is_empty());
+        // In an index of 16M items the limit is 1M: eight segments of 120k merge.
+        let mut sizes = vec![120_000; 8];
+        sizes.extend([1_500_000; 10]);
+        assert_eq!(merged(&sizes), [vec![120_000; 8]]);
+    }
+
+    #[test]
+    fn no_merge_outgrows_the_limit() {
+        // Eight segments of 40k in an index of about a million (limit 60k): pairs would make 80k.
+        let mut sizes = vec![40_000; 8];
+        sizes.extend([150_000; 4]);
+        assert!(merged(&sizes).is_empty());
+        // Sixteen of 20k in an index of 920k (limit 57.5k): eight merges of two.
+        let mut sizes = vec![20_000; 16];
+        sizes.extend([150_000; 4]);
+        assert_eq!(merged(&sizes), vec![vec![20_000; 2]; 8]);
+    }
+}
