@@ -11,7 +11,9 @@
 //! good part of a sixteenth of the index their number stays bounded as it grows (once the index
 //! has doubled they take part in merges again). tantivy offers the limit only as a fixed filter
 //! on a merge's inputs; this policy recomputes it from the index's size at every decision and
-//! splits merges that would outgrow it.
+//! splits merges that would outgrow it. Each merge is bounded, their timing is not: when the
+//! growing limit lets many held-back segments merge in pairs, those merges start together
+//! (docs/PERFORMANCE.md, session 19).
 
 use tantivy::index::{SegmentId, SegmentMeta};
 use tantivy::merge_policy::{LogMergePolicy, MergeCandidate, MergePolicy};
