@@ -15,6 +15,7 @@
 //! growing limit lets many held-back segments merge in pairs, those merges start together
 //! (docs/PERFORMANCE.md, session 19).
 
+use rustc_hash::FxHashMap;
 use tantivy::index::{SegmentId, SegmentMeta};
 use tantivy::merge_policy::{LogMergePolicy, MergeCandidate, MergePolicy};
 
@@ -41,42 +42,38 @@ impl MergePolicy for BoundedMergePolicy {
         let mut policy = LogMergePolicy::default();
         // LogMergePolicy keeps segments up to and including its limit.
         policy.set_max_docs_before_merge(limit - 1);
-        let size = |id: &SegmentId| {
-            segments
-                .iter()
-                .find(|s| s.id() == *id)
-                .map_or(0, |s| s.num_docs() as usize)
-        };
+        let sizes: FxHashMap<SegmentId, usize> = segments
+            .iter()
+            .map(|s| (s.id(), s.num_docs() as usize))
+            .collect();
         policy
             .compute_merge_candidates(segments)
             .into_iter()
-            .flat_map(|candidate| split(candidate.0, size, limit))
+            .flat_map(|candidate| {
+                let sized = candidate.0.into_iter().map(|id| (id, sizes[&id])).collect();
+                split(sized, limit)
+            })
             .collect()
     }
 }
 
-/// Splits a merge of `ids` into merges of at least two segments and at most `limit` items each,
-/// smallest segments first: eight segments just under the limit would otherwise make one of
-/// eight times its size, several seconds of a core.
-fn split(
-    mut ids: Vec<SegmentId>,
-    size: impl Fn(&SegmentId) -> usize,
-    limit: usize,
-) -> Vec<MergeCandidate> {
-    ids.sort_by_key(&size);
+/// Splits a merge of `segments` (ids with their item counts) into merges of at least two
+/// segments and at most `limit` items each, smallest segments first: eight segments just under
+/// the limit would otherwise make one of eight times its size, several seconds of a core.
+fn split(mut segments: Vec<(SegmentId, usize)>, limit: usize) -> Vec<MergeCandidate> {
+    segments.sort_by_key(|&(_, size)| size);
     let mut merges = Vec::new();
     let mut group: Vec<SegmentId> = Vec::new();
     let mut docs = 0;
-    for id in ids {
-        let next = size(&id);
-        if docs + next > limit {
+    for (id, size) in segments {
+        if docs + size > limit {
             if group.len() >= 2 {
                 merges.push(MergeCandidate(std::mem::take(&mut group)));
             }
             group.clear();
             docs = 0;
         }
-        docs += next;
+        docs += size;
         group.push(id);
     }
     if group.len() >= 2 {

@@ -162,6 +162,10 @@ async fn items_stored_before_0003_get_their_signals_rows_once_page_by_page() {
     }
 }
 
+async fn execute(connection: &mut SqliteConnection, sql: &'static str) {
+    sqlx::query(sql).execute(connection).await.unwrap();
+}
+
 /// Each change's item id and whether it is the item's first version, as the indexer reads them.
 async fn first_versions(connection: &mut SqliteConnection) -> Vec<(String, bool)> {
     sqlx::query(super::rows::SELECT_CHANGES_SINCE)
@@ -181,19 +185,21 @@ async fn items_stored_before_0012_are_never_taken_for_first_versions() {
     insert_feedback(&mut connection, 0, "Курьер опоздал на два часа.", "ru").await;
     upgrade(&mut connection).await;
     insert_feedback(&mut connection, 1, "Кур'єр запізнився на дві години.", "uk").await;
-    sqlx::query("UPDATE feedback SET inserted_seq = seq WHERE id = 'f1'")
-        .execute(&mut connection)
-        .await
-        .unwrap();
+    execute(
+        &mut connection,
+        "UPDATE feedback SET inserted_seq = seq WHERE id = 'f1'",
+    )
+    .await;
     // f0 may have been indexed and updated before the column existed: it must be replaced.
     assert_eq!(
         first_versions(&mut connection).await,
         [("f0".to_string(), false), ("f1".to_string(), true)]
     );
-    sqlx::query("UPDATE feedback SET seq = 3 WHERE id = 'f1'")
-        .execute(&mut connection)
-        .await
-        .unwrap();
+    execute(
+        &mut connection,
+        "UPDATE feedback SET seq = 3 WHERE id = 'f1'",
+    )
+    .await;
     assert_eq!(
         first_versions(&mut connection).await,
         [("f0".to_string(), false), ("f1".to_string(), false)]

@@ -11,7 +11,7 @@ use triage::config::Settings;
 use triage::pb;
 use triage::pb::feedback_service_client::FeedbackServiceClient;
 use triage::pb::search_service_client::SearchServiceClient;
-use triage::store::{Store, StoreOptions};
+use triage::store::{DATABASE_FILE, Store, StoreOptions};
 
 async fn search_client(server: &TestServer) -> SearchServiceClient<Channel> {
     SearchServiceClient::new(server.channel().await)
@@ -520,35 +520,44 @@ async fn resolutions_are_searchable_and_the_index_survives_restarts_and_rebuilds
     );
     assert_eq!(run(&mut search, query("купон")).await.total_size, 1);
     let mut feedback = server.feedback().await;
-    let late = ingest(
-        &mut feedback,
-        new_feedback("ru-late", "c9", "Курьер потерял посылку с подарком."),
-    )
-    .await;
-    let found = eventually(&mut search, query("подарком"), 1).await;
-    assert_eq!(found.hits[0].feedback.as_ref().unwrap().id, late.id);
+    let item = new_feedback("ru-late", "c9", "Курьер потерял посылку с подарком.");
+    becomes_the_only_hit(&mut feedback, &mut search, item, "подарком").await;
     server.stop().await;
 }
 
-/// Copies the store's files (not the index) from one data dir to another.
+/// Ingests `item` and waits until it is the one hit of `word`.
+async fn becomes_the_only_hit(
+    feedback: &mut FeedbackServiceClient<Channel>,
+    search: &mut SearchServiceClient<Channel>,
+    item: pb::NewFeedback,
+    word: &str,
+) {
+    let stored = ingest(feedback, item).await;
+    let found = eventually(search, query(word), 1).await;
+    assert_eq!(hit_ids(&found), [stored.id]);
+}
+
+/// The store's files (the database and its log) in a data dir, without the index.
+fn store_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(DATABASE_FILE)
+        })
+        .collect()
+}
+
+/// Replaces the store's files in `to` with those of `from`.
 fn copy_store(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(to).unwrap() {
-        let path = entry.unwrap().path();
-        if path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("triage.db")
-        {
-            std::fs::remove_file(path).unwrap();
-        }
+    for path in store_files(to) {
+        std::fs::remove_file(path).unwrap();
     }
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_owned();
-        if name.to_string_lossy().starts_with("triage.db") {
-            std::fs::copy(&path, to.join(name)).unwrap();
-        }
+    for path in store_files(from) {
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
     }
 }
 
@@ -579,13 +588,8 @@ async fn an_index_ahead_of_a_store_restored_from_backup_is_rebuilt() {
     eventually(&mut search, query(""), CORPUS.len() as i64).await;
     assert_eq!(run(&mut search, query("подарком")).await.total_size, 0);
     // The next item takes the lost one's sequence number and must still become searchable.
-    let next = ingest(
-        &mut feedback,
-        new_feedback("ru-next", "c8", "Оператор обещал перезвонить и пропал."),
-    )
-    .await;
-    let found = eventually(&mut search, query("перезвонить"), 1).await;
-    assert_eq!(found.hits[0].feedback.as_ref().unwrap().id, next.id);
+    let item = new_feedback("ru-next", "c8", "Оператор обещал перезвонить и пропал.");
+    becomes_the_only_hit(&mut feedback, &mut search, item, "перезвонить").await;
     server.stop().await;
 }
 
