@@ -318,8 +318,8 @@ impl Indexer {
                 }
                 tracing::error!(%error, "indexing failed; retrying");
             }
-            // Changes committed to the store but not yet searchable (resolutions and cluster
-            // joins renumber items, so this counts changes, not items).
+            // Changes committed to the store but not yet searchable (resolutions renumber
+            // items, so this counts changes, not items).
             metrics::gauge!("triage_index_lag")
                 .set((*committed.borrow() - self.indexed).max(0) as f64);
             if stopping {

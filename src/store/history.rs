@@ -284,7 +284,6 @@ impl SignalState {
         position: usize,
         feedback: &mut Feedback,
         fingerprint: &Fingerprint,
-        next_sequence: &mut i64,
     ) -> Result<()> {
         let created_at = feedback.created_at;
         let past = view.history_of(position, &feedback.customer_id, created_at, &self.history);
@@ -302,14 +301,7 @@ impl SignalState {
         flags.extend(repeats::burst(created_at, &past, &self.history));
         if fingerprint.text.words >= self.dedup.min_words
             && let Some((flag, cluster_id)) = self
-                .duplicate(
-                    connection,
-                    view,
-                    position,
-                    feedback,
-                    fingerprint,
-                    next_sequence,
-                )
+                .duplicate(connection, view, position, feedback, fingerprint)
                 .await?
         {
             flags.push(flag);
@@ -327,7 +319,6 @@ impl SignalState {
         position: usize,
         feedback: &Feedback,
         fingerprint: &Fingerprint,
-        next_sequence: &mut i64,
     ) -> Result<Option<(Flag, String)>> {
         let signature = &fingerprint.text.signature;
         // The candidates found before the batch plus those among its own earlier items: the
@@ -386,10 +377,9 @@ impl SignalState {
         // A cluster is named after its first member.
         let cluster_id = if best_cluster.is_empty() {
             // The first member may be an item of this batch that is not written yet.
-            if view.pending.holds_feedback(best_id) {
-                view.pending.write(connection).await?;
+            if !view.pending.join_cluster(best_id, best_id) {
+                join_cluster(connection, best_id, best_id).await?;
             }
-            join_cluster(connection, best_id, best_id, next_sequence).await?;
             if let Some(row) = view.candidates.get_mut(best_item) {
                 row.cluster_id = best_id.clone();
             }

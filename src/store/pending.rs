@@ -80,9 +80,17 @@ impl PendingRows {
         self.reviews.push((item, event));
     }
 
-    /// Whether the batch's feedback with this id is still waiting to be written.
-    pub fn holds_feedback(&self, id: &str) -> bool {
-        self.feedback.iter().any(|(_, feedback)| feedback.id == id)
+    /// Puts the batch's feedback with this id into a cluster if it is still waiting to be
+    /// written; false when it is not here (already stored).
+    pub fn join_cluster(&mut self, id: &str, cluster_id: &str) -> bool {
+        let Some((_, feedback)) = self.feedback.iter_mut().find(|(_, f)| f.id == id) else {
+            return false;
+        };
+        feedback.analysis.cluster_id = cluster_id.to_string();
+        if let Some(row) = self.signals.iter_mut().find(|row| row.feedback_id == id) {
+            row.cluster_id = cluster_id.to_string();
+        }
+        true
     }
 
     /// Writes every pending row, feedback first, and forgets them.
@@ -266,6 +274,65 @@ fn to_json(value: &impl serde::Serialize) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FeedbackKind;
+
+    fn pending_item(id: &str) -> (Feedback, SignalsRow) {
+        let now = chrono::Utc::now();
+        let feedback = Feedback {
+            id: id.to_string(),
+            external_id: format!("e-{id}"),
+            customer_id: "c1".to_string(),
+            text: "Курьер опоздал на два часа.".to_string(),
+            kind: FeedbackKind::Complaint,
+            channel: "web".to_string(),
+            created_at: now,
+            received_at: now,
+            language_hint: String::new(),
+            score: None,
+            attributes: Default::default(),
+            language: "ru".to_string(),
+            language_confidence: 1.0,
+            resolution: None,
+            analysis: Default::default(),
+        };
+        let signals = SignalsRow {
+            item: 1,
+            feedback_id: id.to_string(),
+            customer_id: "c1".to_string(),
+            created_at: 0,
+            complaint: true,
+            words: 5,
+            text_hash: 0,
+            signature: Vec::new(),
+            stems: Vec::new(),
+            cluster_id: String::new(),
+        };
+        (feedback, signals)
+    }
+
+    #[test]
+    fn a_pending_item_joins_a_cluster_in_both_of_its_rows() {
+        let mut pending = PendingRows::default();
+        for id in ["f1", "f2"] {
+            let (feedback, signals) = pending_item(id);
+            pending.add_feedback(1, feedback);
+            pending.add_signals(signals);
+        }
+        assert!(pending.join_cluster("f2", "f2"));
+        assert!(!pending.join_cluster("stored", "stored"), "not pending");
+        let clusters: Vec<&str> = pending
+            .feedback
+            .iter()
+            .map(|(_, f)| f.analysis.cluster_id.as_str())
+            .collect();
+        assert_eq!(clusters, ["", "f2"]);
+        let clusters: Vec<&str> = pending
+            .signals
+            .iter()
+            .map(|r| r.cluster_id.as_str())
+            .collect();
+        assert_eq!(clusters, ["", "f2"]);
+    }
 
     #[test]
     fn rows_go_out_in_runs_of_falling_powers_of_two() {

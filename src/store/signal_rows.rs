@@ -104,25 +104,25 @@ pub(super) fn signals_row(
     }
 }
 
-/// Puts a stored item into a cluster; its change gets a new sequence number so the index sees it.
+/// Puts a stored item into a cluster. The change gets no sequence number: sequence numbers
+/// tell the index what to index again, and the index holds no cluster ids (search reads its hits
+/// from the store), so indexing the item again would only cost a delete and an add
+/// (docs/PERFORMANCE.md, session 20).
 pub(super) async fn join_cluster(
     connection: &mut SqliteConnection,
     feedback_id: &str,
     cluster_id: &str,
-    next_sequence: &mut i64,
 ) -> Result<()> {
     sqlx::query("UPDATE feedback_signals SET cluster_id = ? WHERE feedback_id = ?")
         .bind(cluster_id)
         .bind(feedback_id)
         .execute(&mut *connection)
         .await?;
-    sqlx::query("UPDATE feedback SET cluster_id = ?, seq = ? WHERE id = ?")
+    sqlx::query("UPDATE feedback SET cluster_id = ? WHERE id = ?")
         .bind(cluster_id)
-        .bind(*next_sequence)
         .bind(feedback_id)
         .execute(&mut *connection)
         .await?;
-    *next_sequence += 1;
     Ok(())
 }
 

@@ -314,14 +314,7 @@ async fn insert_feedback(
     let mut feedback = feedback.clone();
     state
         .signals
-        .judge(
-            connection,
-            view,
-            position,
-            &mut feedback,
-            fingerprint,
-            &mut state.next_sequence,
-        )
+        .judge(connection, view, position, &mut feedback, fingerprint)
         .await?;
     view.pending
         .add_feedback(state.next_sequence, feedback.clone());

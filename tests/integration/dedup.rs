@@ -419,3 +419,58 @@ async fn near_identical_texts_sent_at_the_same_moment_still_see_each_other() {
     assert_eq!(sizes, (2..=8).collect::<Vec<_>>());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_campaign_imported_in_one_stream_stores_its_first_member_in_the_cluster() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let mut client = server.feedback().await;
+    // The writer may take several of a stream's items into one batch, so the first member may
+    // still be waiting to be written when the second one finds it; stored either way.
+    let requests: Vec<pb::IngestFeedbackRequest> = CAMPAIGN
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            ingest_request(new_feedback(
+                &format!("streamed-{i}"),
+                &format!("streamed-customer-{i}"),
+                text,
+            ))
+        })
+        .collect();
+    let members: Vec<pb::Feedback> = client
+        .import_feedback(futures::stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|result| result.unwrap().feedback.unwrap())
+        .collect()
+        .await;
+    let first = &members[0];
+    assert!(members[1..].iter().all(|m| m.cluster_id == first.id));
+    let stored = |client: &mut Client, id: String| {
+        let mut client = client.clone();
+        async move {
+            client
+                .get_feedback(pb::GetFeedbackRequest { id })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    assert_eq!(
+        stored(&mut client, first.id.clone()).await.cluster_id,
+        first.id,
+        "the first member is stored in the cluster named after it"
+    );
+    server.stop().await;
+
+    let server = TestServer::start(dir.path()).await;
+    let mut client = server.feedback().await;
+    assert_eq!(
+        stored(&mut client, first.id.clone()).await.cluster_id,
+        first.id
+    );
+    server.stop().await;
+}
