@@ -172,6 +172,39 @@ mod tests {
     }
 
     #[test]
+    fn a_word_matched_by_two_spam_entries_is_one_promotion() {
+        // A prefix beside the exact form it covers (an edit a lexicon maintainer may well make)
+        // matched one word twice and made an honest sentence advertising.
+        let dir = tempfile::tempdir().unwrap();
+        let overlapping = include_str!("../../assets/lexicons/uk.toml").replacen(
+            "\"заробітком\",",
+            "\"заробітком\", \"заробітк*\",",
+            1,
+        );
+        std::fs::write(dir.path().join("uk.toml"), overlapping).unwrap();
+        let lexicons = Lexicons::load(Some(dir.path())).unwrap();
+        let attributes = BTreeMap::new();
+        let context = Context {
+            language: "uk",
+            kind: FeedbackKind::Complaint,
+            score: None,
+            attributes: &attributes,
+        };
+        let honest = analyze(
+            &lexicons,
+            "Консультант допоміг розібратися з моїм заробітком і податками, дякую.",
+            &context,
+        );
+        assert!(kinds(&honest).is_empty(), "{:?}", honest.flags);
+        let advert = analyze(
+            &lexicons,
+            "Стабільний заробіток без вкладень, підробіток для студентів, пишіть в особисті.",
+            &context,
+        );
+        assert_eq!(kinds(&advert), [FlagKind::Spam]);
+    }
+
+    #[test]
     fn extortion_needs_a_demand_and_a_reputational_threat() {
         let flagged = analysis(
             "ru",

@@ -423,10 +423,12 @@ fn gibberish_word(word: &str) -> bool {
 }
 
 pub fn spam(found: &Found, subject: &Subject) -> Option<Flag> {
-    let promotions: Vec<TextSpan> = found
-        .of(Category::Spam)
-        .map(|m| subject.match_span(m))
-        .collect();
+    // Words matched by two entries (a prefix and an exact form, or a phrase and a phrase inside
+    // it) are one promotion, not two: keep only matches no earlier match contains.
+    let mut matches: Vec<&Match> = found.of(Category::Spam).collect();
+    matches.sort_by_key(|m| (m.first, std::cmp::Reverse(m.last)));
+    matches.dedup_by(|inner, outer| inner.last <= outer.last);
+    let promotions: Vec<TextSpan> = matches.into_iter().map(|m| subject.match_span(m)).collect();
     // Links need "://", "www." or a dot followed by a letter; contacts a digit or an @: most
     // texts skip the regular expressions.
     let maybe_link = subject.text.contains("://")
