@@ -232,16 +232,37 @@ fn cyrillic_look_alike(c: char) -> Option<char> {
 
 const WILDCARDS: [char; 4] = ['*', '#', '%', '_'];
 
-/// Tokens as written, with obfuscation characters kept: (byte start, byte end, token).
+fn is_cyrillic(c: char) -> bool {
+    ('\u{0400}'..='\u{04FF}').contains(&c)
+}
+
+/// Whether the text has a dot between two Cyrillic letters ("пиз.дец"): a word broken up to pass
+/// a filter, or an abbreviation ("т.е.") that reads harmlessly once joined.
+fn has_inner_dot(text: &str) -> bool {
+    text.contains('.')
+        && text
+            .chars()
+            .collect::<Vec<char>>()
+            .windows(3)
+            .any(|w| w[1] == '.' && is_cyrillic(w[0]) && is_cyrillic(w[2]))
+}
+
+/// Tokens as written, with obfuscation characters kept: (byte start, byte end, token). A dot
+/// between two Cyrillic letters stays inside the token.
 fn raw_tokens(text: &str) -> Vec<(usize, usize, String)> {
     let mut tokens = Vec::new();
     let mut start = None;
-    let is_part = |c: char| is_word_char(c) || WILDCARDS.contains(&c) || c == '@';
-    for (i, c) in text
+    let chars: Vec<(usize, char)> = text
         .char_indices()
         .chain(std::iter::once((text.len(), ' ')))
-    {
-        match (start, is_part(c)) {
+        .collect();
+    for (k, &(i, c)) in chars.iter().enumerate() {
+        let inner_dot = c == '.'
+            && k > 0
+            && is_cyrillic(chars[k - 1].1)
+            && chars.get(k + 1).is_some_and(|&(_, next)| is_cyrillic(next));
+        let is_part = is_word_char(c) || WILDCARDS.contains(&c) || c == '@' || inner_dot;
+        match (start, is_part) {
             (None, true) => start = Some(i),
             (Some(s), false) => {
                 tokens.push((s, i, text[s..i].to_lowercase()));
@@ -255,17 +276,17 @@ fn raw_tokens(text: &str) -> Vec<(usize, usize, String)> {
 
 /// The token with look-alikes made Cyrillic, when it mixes scripts or digits into Cyrillic.
 fn deobfuscate(token: &str) -> Option<String> {
-    let has_cyrillic = token
-        .chars()
-        .any(|c| ('\u{0400}'..='\u{04FF}').contains(&c));
+    let has_cyrillic = token.chars().any(is_cyrillic);
     let has_wildcard = token.chars().any(|c| WILDCARDS.contains(&c));
     let has_foreign = token.chars().any(|c| c.is_ascii_alphanumeric() || c == '@');
-    if !(has_wildcard || (has_cyrillic && has_foreign)) {
+    let has_dot = token.contains('.');
+    if !(has_wildcard || has_dot || (has_cyrillic && has_foreign)) {
         return None;
     }
     Some(
         token
             .chars()
+            .filter(|&c| c != '.')
             .map(|c| {
                 // `@` hides а as often as any other letter ("х@ра"): a wildcard in Cyrillic.
                 if WILDCARDS.contains(&c) || (has_cyrillic && c == '@') {
@@ -309,11 +330,9 @@ fn spells(token: &[char], word: &str) -> bool {
 fn may_be_obfuscated(text: &str) -> bool {
     text.contains(WILDCARDS)
         || text.contains('@')
+        || has_inner_dot(text)
         || text.split_whitespace().any(|chunk| {
-            chunk.bytes().any(|b| b.is_ascii_alphanumeric())
-                && chunk
-                    .chars()
-                    .any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))
+            chunk.bytes().any(|b| b.is_ascii_alphanumeric()) && chunk.chars().any(is_cyrillic)
         })
 }
 
@@ -594,6 +613,15 @@ mod tests {
         let token: Vec<char> = deobfuscate("б**дь").unwrap().chars().collect();
         assert!(spells(&token, "бляд*"));
         assert!(deobfuscate("доставка").is_none());
+        assert_eq!(deobfuscate("пиз.дец").as_deref(), Some("пиздец"));
+        let tokens: Vec<String> = raw_tokens("Пиз.дец, а не сервис. Ждал т.е. час")
+            .into_iter()
+            .map(|(_, _, token)| token)
+            .collect();
+        assert_eq!(
+            tokens,
+            ["пиз.дец", "а", "не", "сервис", "ждал", "т.е", "час"]
+        );
         let token: Vec<char> = deobfuscate("**").unwrap().chars().collect();
         assert!(!spells(&token, "хуй"));
         for (written, word) in [("с@ка", "сука"), ("х@ра", "хера")] {
