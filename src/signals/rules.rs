@@ -291,6 +291,9 @@ fn deobfuscate(token: &str) -> Option<String> {
                 // `@` hides а as often as any other letter ("х@ра"): a wildcard in Cyrillic.
                 if WILDCARDS.contains(&c) || (has_cyrillic && c == '@') {
                     '*'
+                } else if c == 'ё' {
+                    // The lexicons are normalized, and normalizing folds ё into е.
+                    'е'
                 } else if has_cyrillic {
                     cyrillic_look_alike(c).unwrap_or(c)
                 } else {
@@ -614,6 +617,7 @@ mod tests {
         assert!(spells(&token, "бляд*"));
         assert!(deobfuscate("доставка").is_none());
         assert_eq!(deobfuscate("пиз.дец").as_deref(), Some("пиздец"));
+        assert_eq!(deobfuscate("х.у.ёвая").as_deref(), Some("хуевая"));
         let tokens: Vec<String> = raw_tokens("Пиз.дец, а не сервис. Ждал т.е. час")
             .into_iter()
             .map(|(_, _, token)| token)
