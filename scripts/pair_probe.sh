@@ -43,12 +43,26 @@ probe() (
                     END { for (name in ticks) print name, ticks[name] }' | sort
         echo "all $(awk '{ print $14 + $15 }' "/proc/$server/stat")"
     }
+    ingested() {
+        curl -s "http://$metrics/metrics" |
+            awk '/^triage_feedback_ingested_total/ { n += $2 } END { print n + 0 }'
+    }
     bench "$base" "$warm" >/dev/null
     # The index catches up with the warm-up before the probe starts (it lags by under a second).
     sleep 1
+    warmed=$(ingested)
+    bench $((base + warm)) 10000 >"$work/bench.out" &
+    probe_bench=$!
+    # The bench first generates the stored items again (the corpus is sequential): the server's
+    # CPU is counted from its first imported item, as in scripts/snapshot_probe.sh.
     groups >"$work/before"
-    rate=$(bench $((base + warm)) 10000 | tr '\r' '\n' | awk '/import \(bulk stream\)/ { print $6 }')
+    while [ "$(ingested)" = "$warmed" ] && kill -0 $probe_bench 2>/dev/null; do
+        groups >"$work/before"
+        sleep 0.05
+    done
+    wait $probe_bench
     groups >"$work/after"
+    rate=$(tr '\r' '\n' <"$work/bench.out" | awk '/import \(bulk stream\)/ { print $6 }')
     printf '%s ' "$rate"
     join "$work/before" "$work/after" | awk -v hz="$(getconf CLK_TCK)" '
         { used = ($3 - $2) * 1e6 / hz / 10000; if (used >= 3 || $1 == "all") printf "%s=%.0f ", $1, used }'
