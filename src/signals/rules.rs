@@ -17,6 +17,7 @@ use super::polarity::Polarity;
 use crate::model::{Flag, FlagKind, Score, ScoreKind, TextSpan};
 use crate::text::analyzer::is_word_char;
 use crate::text::lexicon::{Match, Word};
+use crate::text::normalize::normalize;
 
 /// The text as the rules see it.
 pub struct Subject<'a> {
@@ -236,36 +237,30 @@ fn is_cyrillic(c: char) -> bool {
     ('\u{0400}'..='\u{04FF}').contains(&c)
 }
 
-/// Whether the text has a dot between two Cyrillic letters ("пиз.дец"): a word broken up to pass
-/// a filter, or an abbreviation ("т.е.") that reads harmlessly once joined.
-fn has_inner_dot(text: &str) -> bool {
-    text.contains('.')
-        && text
-            .chars()
-            .collect::<Vec<char>>()
-            .windows(3)
-            .any(|w| w[1] == '.' && is_cyrillic(w[0]) && is_cyrillic(w[2]))
+/// Whether byte `i` of `text` is a dot between two Cyrillic letters ("пиз.дец"): a word broken
+/// up to pass a filter, or an abbreviation ("т.е.") that reads harmlessly once joined.
+fn is_inner_dot(text: &str, i: usize) -> bool {
+    text.as_bytes().get(i) == Some(&b'.')
+        && text[..i].chars().next_back().is_some_and(is_cyrillic)
+        && text[i + 1..].chars().next().is_some_and(is_cyrillic)
 }
 
-/// Tokens as written, with obfuscation characters kept: (byte start, byte end, token). A dot
-/// between two Cyrillic letters stays inside the token.
+/// Tokens as written, with obfuscation characters kept and normalized as the lexicons are:
+/// (byte start, byte end, token). A dot between two Cyrillic letters stays inside the token.
 fn raw_tokens(text: &str) -> Vec<(usize, usize, String)> {
     let mut tokens = Vec::new();
     let mut start = None;
-    let chars: Vec<(usize, char)> = text
+    let is_part = |i: usize, c: char| {
+        is_word_char(c) || WILDCARDS.contains(&c) || c == '@' || is_inner_dot(text, i)
+    };
+    for (i, c) in text
         .char_indices()
         .chain(std::iter::once((text.len(), ' ')))
-        .collect();
-    for (k, &(i, c)) in chars.iter().enumerate() {
-        let inner_dot = c == '.'
-            && k > 0
-            && is_cyrillic(chars[k - 1].1)
-            && chars.get(k + 1).is_some_and(|&(_, next)| is_cyrillic(next));
-        let is_part = is_word_char(c) || WILDCARDS.contains(&c) || c == '@' || inner_dot;
-        match (start, is_part) {
+    {
+        match (start, is_part(i, c)) {
             (None, true) => start = Some(i),
             (Some(s), false) => {
-                tokens.push((s, i, text[s..i].to_lowercase()));
+                tokens.push((s, i, normalize(&text[s..i])));
                 start = None;
             }
             _ => {}
@@ -291,9 +286,6 @@ fn deobfuscate(token: &str) -> Option<String> {
                 // `@` hides а as often as any other letter ("х@ра"): a wildcard in Cyrillic.
                 if WILDCARDS.contains(&c) || (has_cyrillic && c == '@') {
                     '*'
-                } else if c == 'ё' {
-                    // The lexicons are normalized, and normalizing folds ё into е.
-                    'е'
                 } else if has_cyrillic {
                     cyrillic_look_alike(c).unwrap_or(c)
                 } else {
@@ -333,7 +325,7 @@ fn spells(token: &[char], word: &str) -> bool {
 fn may_be_obfuscated(text: &str) -> bool {
     text.contains(WILDCARDS)
         || text.contains('@')
-        || has_inner_dot(text)
+        || text.match_indices('.').any(|(i, _)| is_inner_dot(text, i))
         || text.split_whitespace().any(|chunk| {
             chunk.bytes().any(|b| b.is_ascii_alphanumeric()) && chunk.chars().any(is_cyrillic)
         })
@@ -617,7 +609,9 @@ mod tests {
         assert!(spells(&token, "бляд*"));
         assert!(deobfuscate("доставка").is_none());
         assert_eq!(deobfuscate("пиз.дец").as_deref(), Some("пиздец"));
-        assert_eq!(deobfuscate("х.у.ёвая").as_deref(), Some("хуевая"));
+        // Tokens are normalized as the lexicons are: ё is е.
+        let (_, _, token) = &raw_tokens("Х.у.ёвая доставка")[0];
+        assert_eq!(deobfuscate(token).as_deref(), Some("хуевая"));
         let tokens: Vec<String> = raw_tokens("Пиз.дец, а не сервис. Ждал т.е. час")
             .into_iter()
             .map(|(_, _, token)| token)
