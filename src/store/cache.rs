@@ -1,9 +1,9 @@
 //! The writer connection's page cache, sized by the store's item count.
 //!
-//! Every new item reads and writes pages at random places: a leaf of the customer index and the
-//! duplicate screens of its candidates (about 80 and 150 bytes per stored item). Between two
-//! visits of the same page the writer touches many others, so the cache must hold far more than
-//! those two structures for the visits to hit it. With a fixed 256 MiB the writer's time per item
+//! Every new item reads pages at random places: the duplicate screens of its candidates (about
+//! 150 bytes per stored item), and until migration 0013 a leaf of the customer index (80 bytes).
+//! Between two visits of the same page the writer touches many others, so the cache must hold
+//! far more than those structures for the visits to hit it. With a fixed 256 MiB the writer's time per item
 //! jumped by a fifth once a million-item import passed 750k items (from then on the inserts read
 //! pages back from the file); 512 bytes per stored item keeps the cache ahead of it
 //! (docs/PERFORMANCE.md, session 15).

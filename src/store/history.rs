@@ -18,13 +18,14 @@ use sqlx::sqlite::SqliteConnection;
 
 use super::activity::RecentActivity;
 use super::candidates::{CandidateRow, RecentRows, Wanted, candidate_rows, item_number, low_bytes};
+use super::customers::SharedCustomerItems;
 use super::pending::PendingRows;
 use super::rows;
 use super::signal_rows::{
     MAX_HISTORY, Screen, Subject, backfill, cluster_sizes, customer_histories, fill_screens,
     history_window, insert_screens, join_cluster, signals_row,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Feedback, FeedbackKind, Flag, FlagKind, Sentiment, TextSpan};
 use crate::signals::Fingerprint;
 use crate::signals::dedup::{self, DedupParams};
@@ -35,8 +36,6 @@ use crate::signals::repeats::{self, DocumentFrequencies, HistoryParams, PastItem
 const MAX_CANDIDATES: usize = 32;
 /// Evidence of a duplicate quotes the text up to this many characters.
 const MAX_EVIDENCE_CHARS: usize = 1000;
-/// New items whose history one statement reads (four parameters each).
-const HISTORY_ITEMS_PER_READ: usize = 200;
 /// The most recent items held in memory for repeats and bursts: at about 370 bytes an item
 /// (measured) 185 MB, and five times what a window of 30 days holds at 3,000 items a day.
 const MAX_HELD_ITEMS: usize = 500_000;
@@ -77,6 +76,8 @@ pub(super) struct SignalState {
     frequencies: DocumentFrequencies,
     recent: RecentRows,
     activity: RecentActivity,
+    /// Every stored item by customer, shared with the store's readers.
+    customers: SharedCustomerItems,
     /// The LSH item number the next new item gets.
     next_item: u32,
     /// Members of every cluster. Counting a cluster's rows in the store for each new member
@@ -122,6 +123,7 @@ impl SignalState {
             frequencies: DocumentFrequencies::default(),
             recent: RecentRows::default(),
             activity: RecentActivity::new(history.reach(), newest, MAX_HELD_ITEMS),
+            customers: SharedCustomerItems::default(),
             // Numbered from 1, as SQLite numbers rows.
             next_item: 1,
             cluster_sizes: cluster_sizes(connection).await?,
@@ -134,10 +136,12 @@ impl SignalState {
         // last ones, so the second pass reads only them. The history columns are not read in
         // the first pass: copying them for every item made the start 50% slower.
         let mut first_held: Option<u32> = None;
+        let mut customer_items = Vec::new();
         {
-            let mut rows =
-                sqlx::query("SELECT item, signature, stems, created_at FROM feedback_signals")
-                    .fetch(&mut *connection);
+            let mut rows = sqlx::query(
+                "SELECT item, signature, stems, created_at, customer_id FROM feedback_signals",
+            )
+            .fetch(&mut *connection);
             while let Some(row) = rows.try_next().await? {
                 let item = item_number(row.try_get("item")?)?;
                 state.next_item = state.next_item.max(item + 1);
@@ -146,16 +150,19 @@ impl SignalState {
                 state
                     .frequencies
                     .add(&repeats::stems_from_bytes(row.try_get("stems")?));
+                let created_at: i64 = row.try_get("created_at")?;
                 if first_held.is_none()
                     && state
                         .activity
-                        .holds(rows::from_micros(row.try_get("created_at")?, "created_at")?)
+                        .holds(rows::from_micros(created_at, "created_at")?)
                 {
                     first_held = Some(item);
                 }
+                customer_items.push((row.try_get("customer_id")?, created_at, item));
                 items += 1;
             }
         }
+        state.customers = SharedCustomerItems::build(customer_items);
         if let Some(first_held) = first_held {
             let mut rows = sqlx::query(
                 "SELECT feedback_id, customer_id, created_at, complaint, stems \
@@ -186,10 +193,16 @@ impl SignalState {
             stem_bytes = state.frequencies.memory_bytes(),
             screens_filled,
             clusters = state.cluster_sizes.len(),
+            customer_items = state.customers.read().len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "duplicate and repeat tables rebuilt"
         );
         Ok(state)
+    }
+
+    /// Every stored item by customer, as the store's readers share it.
+    pub fn customers(&self) -> SharedCustomerItems {
+        self.customers.clone()
     }
 
     /// Reads the stored history and duplicate candidates of a batch's new items.
@@ -219,13 +232,7 @@ impl SignalState {
             .increment((items.len() - unheld.len()) as u64);
         metrics::counter!("triage_history_reads_total", "source" => "store")
             .increment(unheld.len() as u64);
-        let histories = async {
-            let mut histories = HashMap::new();
-            for chunk in unheld.chunks(HISTORY_ITEMS_PER_READ) {
-                histories.extend(customer_histories(connection, chunk, params).await?);
-            }
-            Ok::<_, Error>(histories)
-        };
+        let histories = customer_histories(connection, &unheld, params, &self.customers);
         // The search needs no store, so it runs while SQLite's thread answers the history reads
         // (it yields first so the reads are sent before it starts): with a million items stored
         // both take tens of microseconds per item of the writer's time.
@@ -423,6 +430,11 @@ impl SignalState {
         // them, and a number that names no stored row is skipped when verified.
         let item = self.next_item;
         self.next_item += 1;
+        self.customers.add(
+            &feedback.customer_id,
+            rows::to_micros(feedback.created_at),
+            item,
+        );
         view.pending
             .add_signals(signals_row(item, &subject, fingerprint));
         if !feedback.analysis.cluster_id.is_empty() {

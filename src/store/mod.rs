@@ -10,7 +10,9 @@ mod activity;
 mod cache;
 mod candidates;
 mod checkpoint;
+mod customers;
 mod history;
+mod linkage;
 mod pending;
 mod review;
 mod rows;
@@ -41,6 +43,7 @@ use tokio::task::JoinHandle;
 
 use self::cache::WriterCache;
 use self::checkpoint::{Checkpointer, LogLength};
+use self::customers::SharedCustomerItems;
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
 use crate::review::{Queue, ReviewCommand, ReviewEvent, ReviewItem, ReviewState};
@@ -112,6 +115,8 @@ pub struct Store {
     checkpointer: Arc<Mutex<Option<Checkpointer>>>,
     committed: watch::Receiver<i64>,
     review_changes: broadcast::Sender<Arc<ReviewItem>>,
+    /// Every stored item by customer: how readers find a customer's feedback.
+    customers: SharedCustomerItems,
 }
 
 impl Store {
@@ -152,6 +157,7 @@ impl Store {
         let next_sequence = rows::max_sequence(&mut writer_connection).await? + 1;
         let signals =
             SignalState::load(&mut writer_connection, options.dedup, options.history).await?;
+        let customers = signals.customers();
         // Readers keep 64 MiB each; the writer's cache grows with the store (see `cache`).
         let mut cache = WriterCache::default();
         cache.fit(&mut writer_connection, signals.items()).await?;
@@ -166,6 +172,7 @@ impl Store {
             changed_reviews: Vec::new(),
             log_length,
             cache,
+            customers: customers.clone(),
         };
         let writer = writer::run(
             writer_connection,
@@ -192,6 +199,7 @@ impl Store {
             checkpointer: Arc::new(Mutex::new(Some(checkpointer))),
             committed,
             review_changes,
+            customers,
         })
     }
 

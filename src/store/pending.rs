@@ -13,6 +13,8 @@ use sqlx::Sqlite;
 use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqliteConnection};
 
+use super::customers::SharedCustomerItems;
+use super::linkage::{WrittenItem, count_retroactive};
 use super::review as review_rows;
 use super::rows;
 use crate::error::{Error, Result};
@@ -93,8 +95,13 @@ impl PendingRows {
         true
     }
 
-    /// Writes every pending row, feedback first, and forgets them.
-    pub async fn write(&mut self, connection: &mut SqliteConnection) -> Result<()> {
+    /// Writes every pending row, feedback first, and forgets them. Unlinked survey answers
+    /// that the new items precede are counted toward their keys (`linkage`).
+    pub async fn write(
+        &mut self,
+        connection: &mut SqliteConnection,
+        customers: &SharedCustomerItems,
+    ) -> Result<()> {
         insert_in_runs(
             connection,
             (FEEDBACK_COLUMNS, FEEDBACK_ROW),
@@ -109,6 +116,16 @@ impl PendingRows {
             |query, row| Ok(bind_signals(query, row)),
         )
         .await?;
+        let written: Vec<WrittenItem> = self
+            .signals
+            .iter()
+            .map(|row| WrittenItem {
+                customer_id: &row.customer_id,
+                created_at: row.created_at,
+                item: row.item,
+            })
+            .collect();
+        count_retroactive(connection, customers, &written).await?;
         insert_in_runs(
             connection,
             (SURVEY_COLUMNS, SURVEY_ROW),

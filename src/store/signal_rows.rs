@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use rustc_hash::FxHashMap;
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
 
 use super::candidates::{item_number, low_bytes};
+use super::customers::{SharedCustomerItems, json_items};
 use super::history::{NewItem, is_complaint};
 use super::pending::SignalsRow;
 use super::rows;
@@ -155,49 +157,69 @@ pub(super) fn history_window(
 }
 
 /// The stored history of each new item (at most [`MAX_HISTORY`] of its customer's items in its
-/// window, newest first), by position, in one statement.
+/// window, newest first), by position: the items come from `customers`, their rows from one
+/// statement.
 pub(super) async fn customer_histories(
     connection: &mut SqliteConnection,
     items: &[NewItem<'_>],
     params: &HistoryParams,
+    customers: &SharedCustomerItems,
 ) -> Result<HashMap<usize, Vec<PastItem>>> {
     let mut histories = HashMap::with_capacity(items.len());
-    if items.is_empty() {
+    let wanted: Vec<(usize, Vec<u32>)> = {
+        let customers = customers.read();
+        items
+            .iter()
+            .map(|(position, feedback, _)| {
+                let (from, to) = history_window(feedback.created_at, params);
+                let found = customers.newest_between(
+                    &feedback.customer_id,
+                    rows::to_micros(from),
+                    rows::to_micros(to),
+                    MAX_HISTORY as usize,
+                );
+                (*position, found)
+            })
+            .filter(|(_, found)| !found.is_empty())
+            .collect()
+    };
+    if wanted.is_empty() {
         return Ok(histories);
     }
-    let sql = format!(
-        "WITH wanted(position, customer_id, low, high) AS (VALUES {}) \
-         SELECT position, feedback_id, created_at, complaint, stems FROM ( \
-           SELECT w.position AS position, f.id AS feedback_id, f.created_at AS created_at, \
-             s.complaint, s.stems, \
-             ROW_NUMBER() OVER (PARTITION BY w.position ORDER BY f.created_at DESC) AS recency \
-           FROM wanted w JOIN feedback f \
-             ON f.customer_id = w.customer_id AND f.created_at BETWEEN w.low AND w.high \
-           JOIN feedback_signals s ON s.feedback_id = f.id) \
-         WHERE recency <= ? ORDER BY position, created_at DESC",
-        vec!["(?, ?, ?, ?)"; items.len()].join(", ")
-    );
-    // Only placeholders are formatted in; every value is bound.
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (position, feedback, _) in items {
-        let (from, to) = history_window(feedback.created_at, params);
-        query = query
-            .bind(*position as i64)
-            .bind(&feedback.customer_id)
-            .bind(rows::to_micros(from))
-            .bind(rows::to_micros(to));
-    }
-    for row in query.bind(MAX_HISTORY).fetch_all(connection).await? {
-        let position: i64 = row.try_get("position")?;
-        histories
-            .entry(position as usize)
-            .or_insert_with(Vec::new)
-            .push(PastItem {
+    let mut all: Vec<u32> = wanted
+        .iter()
+        .flat_map(|(_, found)| found)
+        .copied()
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    let mut past: FxHashMap<u32, PastItem> = FxHashMap::default();
+    let mut rows = sqlx::query(
+        "SELECT item, feedback_id, created_at, complaint, stems FROM feedback_signals \
+         WHERE item IN (SELECT value FROM json_each(?))",
+    )
+    .bind(json_items(&all))
+    .fetch(connection);
+    while let Some(row) = rows.try_next().await? {
+        past.insert(
+            item_number(row.try_get("item")?)?,
+            PastItem {
                 feedback_id: row.try_get("feedback_id")?,
                 created_at: rows::from_micros(row.try_get("created_at")?, "created_at")?,
                 complaint: row.try_get("complaint")?,
                 stems: repeats::stems_from_bytes(row.try_get("stems")?),
-            });
+            },
+        );
+    }
+    for (position, found) in wanted {
+        // An item of a batch that rolled back has no row.
+        let history: Vec<PastItem> = found
+            .iter()
+            .filter_map(|item| past.get(item).cloned())
+            .collect();
+        if !history.is_empty() {
+            histories.insert(position, history);
+        }
     }
     Ok(histories)
 }

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::Store;
-use super::rows::{self, placeholders};
+use super::customers::{feedback_ids_of_items, json_items};
+use super::rows;
 use crate::error::{Error, Result};
 use crate::model::{CustomerSnapshot, FeedbackKind, FlagKind, Score, ScoreKind};
 
@@ -61,6 +62,51 @@ pub struct ProfileFacts {
     pub feedback: Vec<FeedbackFacts>,
     pub first_response: Option<DateTime<Utc>>,
     pub last_response: Option<DateTime<Utc>>,
+}
+
+/// A survey answer that counts for a customer.
+struct CustomerAnswer {
+    customer_id: String,
+    score: Score,
+    responded_at: i64,
+    /// The order answers were stored in: breaks ties of `responded_at`.
+    order: i64,
+}
+
+/// A customer's snapshot from every answer that counts for them.
+fn snapshot_of(customer_id: &str, answers: &[CustomerAnswer]) -> CustomerSnapshot {
+    let mut snapshot = CustomerSnapshot {
+        customer_id: customer_id.to_string(),
+        ..CustomerSnapshot::default()
+    };
+    let (mut csat_sum, mut ces_sum) = (0i64, 0i64);
+    let mut latest: Option<&CustomerAnswer> = None;
+    for answer in answers {
+        let value = i64::from(answer.score.value);
+        match answer.score.kind {
+            ScoreKind::Nps => {
+                snapshot.nps_count += 1;
+                if latest
+                    .is_none_or(|l| (l.responded_at, l.order) < (answer.responded_at, answer.order))
+                {
+                    latest = Some(answer);
+                }
+            }
+            ScoreKind::Csat => {
+                snapshot.csat_count += 1;
+                csat_sum += value;
+            }
+            ScoreKind::Ces => {
+                snapshot.ces_count += 1;
+                ces_sum += value;
+            }
+        }
+    }
+    let mean = |sum: i64, count: i64| (count > 0).then(|| sum as f64 / count as f64);
+    snapshot.csat_mean = mean(csat_sum, snapshot.csat_count);
+    snapshot.ces_mean = mean(ces_sum, snapshot.ces_count);
+    snapshot.latest_nps = latest.map(|answer| answer.score.value);
+    snapshot
 }
 
 fn feedback_facts(row: &sqlx::sqlite::SqliteRow) -> Result<FeedbackFacts> {
@@ -149,12 +195,6 @@ impl ReportDimension {
 /// Rust.
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// The third parameter of a count query.
-enum Extra<'a> {
-    Number(i64),
-    Text(&'a str),
-}
-
 /// Whole days from the per-day tables (`?3` is unused).
 const DAILY_SCORES: &str = "SELECT day, channel, '' AS key, kind, value, SUM(n) AS n FROM survey_daily \
      WHERE day >= ?1 AND day < ?2 AND ?3 = ?3 GROUP BY 1, 2, 3, 4, 5";
@@ -197,67 +237,65 @@ impl Store {
         &self,
         customer_ids: &[String],
     ) -> Result<HashMap<String, CustomerSnapshot>> {
-        let mut snapshots: HashMap<String, CustomerSnapshot> = customer_ids
-            .iter()
-            .map(|c| {
-                (
-                    c.clone(),
-                    CustomerSnapshot {
-                        customer_id: c.clone(),
-                        ..CustomerSnapshot::default()
-                    },
-                )
-            })
-            .collect();
-        let mut unique: Vec<&String> = customer_ids.iter().collect();
-        unique.sort();
+        let mut unique: Vec<&str> = customer_ids.iter().map(String::as_str).collect();
+        unique.sort_unstable();
         unique.dedup();
-        for chunk in unique.chunks(400) {
-            let marks = placeholders(chunk.len());
-            let counts = format!(
-                "SELECT customer_id, kind, COUNT(*) AS n, AVG(value) AS mean \
-                 FROM customer_survey_responses WHERE customer_id IN ({marks}) \
-                 GROUP BY customer_id, kind"
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(counts));
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            for row in query.fetch_all(&self.readers).await? {
-                let customer: String = row.try_get("customer_id")?;
-                let kind: String = row.try_get("kind")?;
-                let n: i64 = row.try_get("n")?;
-                let mean: Option<f64> = row.try_get("mean")?;
-                if let Some(snapshot) = snapshots.get_mut(&customer) {
-                    match ScoreKind::parse(&kind) {
-                        Some(ScoreKind::Nps) => snapshot.nps_count = n,
-                        Some(ScoreKind::Csat) => {
-                            (snapshot.csat_count, snapshot.csat_mean) = (n, mean)
-                        }
-                        Some(ScoreKind::Ces) => (snapshot.ces_count, snapshot.ces_mean) = (n, mean),
-                        None => return Err(Error::Corrupt(format!("unknown score kind {kind:?}"))),
-                    }
-                }
-            }
-            let latest = format!(
-                "SELECT customer_id, value FROM (SELECT customer_id, value, ROW_NUMBER() OVER \
-                 (PARTITION BY customer_id ORDER BY responded_at DESC, response_order DESC) AS rn \
-                 FROM customer_survey_responses WHERE kind = 'nps' AND customer_id IN ({marks})) \
-                 WHERE rn = 1"
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(latest));
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            for row in query.fetch_all(&self.readers).await? {
-                let customer: String = row.try_get("customer_id")?;
-                let value: i64 = row.try_get("value")?;
-                if let Some(snapshot) = snapshots.get_mut(&customer) {
-                    snapshot.latest_nps = i32::try_from(value).ok();
-                }
-            }
+        let mut answers: HashMap<String, Vec<CustomerAnswer>> = HashMap::new();
+        for answer in self.customer_answers(&unique).await? {
+            answers
+                .entry(answer.customer_id.clone())
+                .or_default()
+                .push(answer);
         }
-        Ok(snapshots)
+        Ok(unique
+            .into_iter()
+            .map(|customer_id| {
+                let answers = answers.get(customer_id).map(Vec::as_slice).unwrap_or(&[]);
+                (customer_id.to_string(), snapshot_of(customer_id, answers))
+            })
+            .collect())
+    }
+
+    /// Every survey answer that counts for these customers: those recorded for them without
+    /// naming their own feedback (`survey_responses_customer`), and those sent with or naming
+    /// one of their feedback items, found through the customer map.
+    async fn customer_answers(&self, customer_ids: &[&str]) -> Result<Vec<CustomerAnswer>> {
+        let items: Vec<u32> = {
+            let customers = self.customers.read();
+            customer_ids
+                .iter()
+                .flat_map(|customer_id| customers.all(customer_id))
+                .collect()
+        };
+        let customer_ids =
+            serde_json::to_string(customer_ids).map_err(|e| Error::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "SELECT customer_id, kind, value, responded_at, rowid AS response_order \
+             FROM survey_responses \
+             WHERE via_feedback = 0 AND customer_id IN (SELECT value FROM json_each(?1)) \
+             UNION ALL \
+             SELECT g.customer_id, s.kind, s.value, s.responded_at, s.rowid \
+             FROM feedback_signals g JOIN survey_responses s \
+               ON s.feedback_id = g.feedback_id AND s.via_feedback = 1 \
+             WHERE g.item IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(customer_ids)
+        .bind(json_items(&items))
+        .fetch_all(&self.readers)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(CustomerAnswer {
+                customer_id: row.try_get("customer_id")?,
+                score: score_from_columns(
+                    &row.try_get::<String, _>("kind")?,
+                    row.try_get("value")?,
+                )?,
+                responded_at: row.try_get("responded_at")?,
+                order: row.try_get("response_order")?,
+            })
+        })
+        .collect()
     }
 
     /// Customers whose latest NPS answer puts them in one of `segments` (values 0..=10 ranges).
@@ -280,38 +318,25 @@ impl Store {
 
     /// Everything known about one customer.
     pub async fn profile_facts(&self, customer_id: &str) -> Result<ProfileFacts> {
-        let snapshot = self
-            .customer_snapshots(&[customer_id.to_string()])
-            .await?
-            .remove(customer_id)
-            .unwrap_or_default();
-        let nps_history = sqlx::query_scalar::<_, i64>(
-            "SELECT value FROM customer_survey_responses WHERE customer_id = ? AND kind = 'nps' \
-             ORDER BY responded_at, response_order",
-        )
-        .bind(customer_id)
-        .fetch_all(&self.readers)
-        .await?
-        .into_iter()
-        .filter_map(|v| i32::try_from(v).ok())
-        .collect();
-        let bounds = sqlx::query(
-            "SELECT MIN(responded_at) AS first, MAX(responded_at) AS last \
-             FROM customer_survey_responses WHERE customer_id = ?",
-        )
-        .bind(customer_id)
-        .fetch_one(&self.readers)
-        .await?;
-        let time = |column: &str| -> Result<Option<DateTime<Utc>>> {
-            bounds
-                .try_get::<Option<i64>, _>(column)?
-                .map(rows::from_micros_checked)
+        let mut answers = self.customer_answers(&[customer_id]).await?;
+        answers.sort_by_key(|answer| (answer.responded_at, answer.order));
+        let snapshot = snapshot_of(customer_id, &answers);
+        let nps_history = answers
+            .iter()
+            .filter(|answer| answer.score.kind == ScoreKind::Nps)
+            .map(|answer| answer.score.value)
+            .collect();
+        let time = |answer: Option<&CustomerAnswer>| {
+            answer
+                .map(|answer| rows::from_micros_checked(answer.responded_at))
                 .transpose()
         };
+        let items = self.customers.read().all(customer_id);
         let feedback = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{FEEDBACK_FACTS} WHERE customer_id = ? ORDER BY created_at"
+            "{FEEDBACK_FACTS} WHERE id IN ({}) ORDER BY created_at",
+            feedback_ids_of_items(1)
         )))
-        .bind(customer_id)
+        .bind(json_items(&items))
         .fetch_all(&self.readers)
         .await?
         .iter()
@@ -321,8 +346,8 @@ impl Store {
             snapshot,
             nps_history,
             feedback,
-            first_response: time("first")?,
-            last_response: time("last")?,
+            first_response: time(answers.first())?,
+            last_response: time(answers.last())?,
         })
     }
 
@@ -377,11 +402,11 @@ impl Store {
                          WHERE s.responded_at >= ?1 AND s.responded_at < ?2 \
                          UNION \
                          SELECT s.rowid, s.responded_at / {MICROS_PER_DAY} * {MICROS_PER_DAY}, \
-                         s.channel, {key}, s.kind, s.value FROM survey_responses s \
-                         JOIN feedback f ON f.customer_id = s.customer_id \
-                         AND f.created_at <= s.responded_at AND f.created_at >= s.responded_at - ?3 \
-                         {join} WHERE s.feedback_id IS NULL AND s.responded_at >= ?1 \
-                         AND s.responded_at < ?2) GROUP BY 1, 2, 3, 4, 5"
+                         s.channel, {key}, s.kind, s.value FROM json_each(?3) p \
+                         JOIN survey_responses s ON s.rowid = p.value ->> 0 \
+                         JOIN feedback_signals g ON g.item = p.value ->> 1 \
+                         JOIN feedback f ON f.id = g.feedback_id {join}) \
+                         GROUP BY 1, 2, 3, 4, 5"
                     ),
                     format!(
                         "SELECT f.created_at / {MICROS_PER_DAY} * {MICROS_PER_DAY} AS day, \
@@ -398,43 +423,71 @@ impl Store {
         let mut feedback = Vec::new();
         if first_whole < end_whole {
             scores.extend(
-                self.score_counts(&whole_scores, first_whole, end_whole, Extra::Text(extra))
+                self.score_counts(&whole_scores, first_whole, end_whole, extra)
                     .await?,
             );
             feedback.extend(
-                self.feedback_counts(&whole_feedback, first_whole, end_whole, Extra::Text(extra))
+                self.feedback_counts(&whole_feedback, first_whole, end_whole, extra)
                     .await?,
             );
         }
         for (from, to) in edges.into_iter().filter(|(from, to)| from < to) {
-            scores.extend(
-                self.score_counts(&edge_scores, from, to, Extra::Number(window))
-                    .await?,
-            );
+            let links = match dimension {
+                Some(_) => self.unlinked_links(from, to, window).await?,
+                None => String::new(),
+            };
+            scores.extend(self.score_counts(&edge_scores, from, to, &links).await?);
             feedback.extend(
-                self.feedback_counts(&edge_feedback, from, to, Extra::Number(window))
+                self.feedback_counts(&edge_feedback, from, to, &links)
                     .await?,
             );
         }
         Ok((scores, feedback))
     }
 
-    /// Runs a count query binding `?1` = from, `?2` = to, `?3` = `extra`.
+    /// The unlinked answers of `[from, to)` paired with each item of their customer's feedback
+    /// created in the `window` up to them, as a JSON array of `[answer rowid, item]`.
+    async fn unlinked_links(&self, from: i64, to: i64, window: i64) -> Result<String> {
+        let answers: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT rowid, customer_id, responded_at FROM survey_responses \
+             WHERE feedback_id IS NULL AND responded_at >= ? AND responded_at < ?",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.readers)
+        .await?;
+        let customers = self.customers.read();
+        let links: Vec<(i64, u32)> = answers
+            .iter()
+            .flat_map(|(answer, customer_id, responded_at)| {
+                customers
+                    .newest_between(
+                        customer_id,
+                        responded_at.saturating_sub(window),
+                        *responded_at,
+                        usize::MAX,
+                    )
+                    .into_iter()
+                    .map(|item| (*answer, item))
+            })
+            .collect();
+        serde_json::to_string(&links).map_err(|e| Error::Corrupt(e.to_string()))
+    }
+
+    /// Runs a count query binding `?1` = from, `?2` = to, `?3` = `extra`: the dimension for
+    /// whole days, the unlinked answers' links (`unlinked_links`) for partial days.
     async fn count_rows(
         &self,
         sql: &str,
         from: i64,
         to: i64,
-        extra: Extra<'_>,
+        extra: &str,
     ) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
         // The SQL is one of this module's constants or built from them; values are bound.
         let query = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
             .bind(from)
             .bind(to);
-        let query = match extra {
-            Extra::Number(n) => query.bind(n),
-            Extra::Text(t) => query.bind(t),
-        };
+        let query = query.bind(extra);
         Ok(query.fetch_all(&self.readers).await?)
     }
 
@@ -443,7 +496,7 @@ impl Store {
         sql: &str,
         from: i64,
         to: i64,
-        extra: Extra<'_>,
+        extra: &str,
     ) -> Result<Vec<ScoreCount>> {
         self.count_rows(sql, from, to, extra)
             .await?
@@ -468,7 +521,7 @@ impl Store {
         sql: &str,
         from: i64,
         to: i64,
-        extra: Extra<'_>,
+        extra: &str,
     ) -> Result<Vec<FeedbackCount>> {
         self.count_rows(sql, from, to, extra)
             .await?

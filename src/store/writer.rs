@@ -16,7 +16,9 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::cache::WriterCache;
 use super::checkpoint::LogLength;
+use super::customers::SharedCustomerItems;
 use super::history::{BatchView, NewItem, SignalState};
+use super::linkage::count_unlinked;
 use super::pending::insert_survey;
 use super::{review as review_rows, rows};
 use crate::error::{Error, Result};
@@ -84,6 +86,8 @@ pub(super) struct WriterState {
     pub log_length: LogLength,
     /// The connection's page cache, grown with the store.
     pub cache: WriterCache,
+    /// Every stored item by customer (the signal state adds new items to it).
+    pub customers: SharedCustomerItems,
 }
 
 impl WriterState {
@@ -201,7 +205,9 @@ async fn apply_batch(
     for (position, request) in batch.iter().enumerate() {
         if !matches!(request.op, WriteOp::InsertFeedback(_)) {
             // Requests of other kinds read and change stored rows.
-            view.pending.write(&mut transaction).await?;
+            view.pending
+                .write(&mut transaction, &state.customers)
+                .await?;
         }
         let reply = match &request.op {
             WriteOp::InsertFeedback(item) => {
@@ -220,7 +226,9 @@ async fn apply_batch(
             WriteOp::ResolveFeedback { id, resolution } => {
                 resolve_feedback(&mut transaction, id, resolution, &mut state.next_sequence).await
             }
-            WriteOp::RecordSurvey(response) => record_survey(&mut transaction, response).await,
+            WriteOp::RecordSurvey(response) => {
+                record_survey(&mut transaction, &state.customers, response).await
+            }
             WriteOp::Review {
                 id,
                 command,
@@ -239,7 +247,9 @@ async fn apply_batch(
             other => replies.push(other),
         }
     }
-    view.pending.write(&mut transaction).await?;
+    view.pending
+        .write(&mut transaction, &state.customers)
+        .await?;
     view.write_screens(&mut transaction).await?;
     let started = std::time::Instant::now();
     transaction.commit().await?;
@@ -301,7 +311,7 @@ async fn insert_feedback(
     } = new;
     if known.contains(&feedback.external_id) {
         // The stored item may be one of this batch's.
-        view.pending.write(connection).await?;
+        view.pending.write(connection, &state.customers).await?;
         let row = sqlx::query(rows::SELECT_FEEDBACK_BY_EXTERNAL_ID)
             .bind(&feedback.external_id)
             .fetch_one(&mut *connection)
@@ -352,6 +362,7 @@ async fn insert_feedback(
 
 async fn record_survey(
     connection: &mut SqliteConnection,
+    customers: &SharedCustomerItems,
     response: &SurveyResponse,
 ) -> Result<WriteReply> {
     let existing = sqlx::query(rows::SELECT_SURVEY_BY_EXTERNAL_ID)
@@ -385,6 +396,9 @@ async fn record_survey(
         via_feedback = customer_id == response.customer_id;
     }
     insert_survey(connection, &response, via_feedback).await?;
+    if response.feedback_id.is_none() {
+        count_unlinked(connection, customers, &response).await?;
+    }
     Ok(WriteReply::Survey {
         response: Box::new(response),
         already_existed: false,

@@ -1,9 +1,10 @@
-//! The database's per-day counts (kept by triggers) and the row-by-row report agree on every
-//! grouping, for aligned and unaligned ranges, including feedback imported after the survey
-//! answers it precedes.
+//! The database's per-day counts (kept by triggers and the writer) and the row-by-row report
+//! agree on every grouping, for aligned and unaligned ranges, including feedback imported after
+//! the survey answers it precedes and answers committed in one batch with feedback.
 
 use crate::common::{TestServer, ingest_request, new_feedback};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures::StreamExt;
 use prost_types::Timestamp;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -41,63 +42,86 @@ async fn database_counts_match_the_row_by_row_report() {
     let base = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
     let mut rng = StdRng::seed_from_u64(5);
     let server = TestServer::start(dir.path()).await;
-    let mut feedback = server.feedback().await;
-    let mut satisfaction = SatisfactionServiceClient::new(server.channel().await);
+    let feedback = server.feedback().await;
+    let satisfaction = SatisfactionServiceClient::new(server.channel().await);
     let random_time = |rng: &mut StdRng| base + Duration::seconds(rng.random_range(0..50 * 86_400));
     let mut next = 0;
-    let mut ingest =
-        async |rng: &mut StdRng, customer: usize, time: DateTime<Utc>, scored: bool| {
-            next += 1;
-            let (_, text) = TEXTS[rng.random_range(0..TEXTS.len())];
-            let mut item = new_feedback(&format!("f-{next}"), &format!("c-{customer}"), text);
-            item.created_at = timestamp(time);
-            item.channel = ["app", "web"][rng.random_range(0..2)].into();
-            if scored {
-                item.score = Some(pb::Score {
-                    kind: pb::ScoreKind::Nps as i32,
-                    value: rng.random_range(0..=10),
-                });
-            }
-            feedback
-                .ingest_feedback(ingest_request(item))
-                .await
-                .unwrap();
-        };
-    for _ in 0..60 {
-        let customer = rng.random_range(0..8);
-        let time = random_time(&mut rng);
-        let scored = rng.random_bool(0.3);
-        ingest(&mut rng, customer, time, scored).await;
-    }
-    for i in 0..150 {
+    let mut item = |rng: &mut StdRng, customer: usize, time: DateTime<Utc>, scored: bool| {
+        next += 1;
+        let (_, text) = TEXTS[rng.random_range(0..TEXTS.len())];
+        let mut item = new_feedback(&format!("f-{next}"), &format!("c-{customer}"), text);
+        item.created_at = timestamp(time);
+        item.channel = ["app", "web"][rng.random_range(0..2)].into();
+        if scored {
+            item.score = Some(pb::Score {
+                kind: pb::ScoreKind::Nps as i32,
+                value: rng.random_range(0..=10),
+            });
+        }
+        item
+    };
+    let answer = |rng: &mut StdRng, i: usize| {
         let kind = [pb::ScoreKind::Nps, pb::ScoreKind::Csat, pb::ScoreKind::Ces][i % 3];
         let value = match kind {
             pb::ScoreKind::Nps => rng.random_range(0..=10),
             pb::ScoreKind::Csat => rng.random_range(1..=5),
             _ => rng.random_range(1..=7),
         };
-        satisfaction
-            .record_survey_response(pb::RecordSurveyResponseRequest {
-                response: Some(pb::SurveyResponse {
-                    external_id: format!("s-{i}"),
-                    customer_id: format!("c-{}", rng.random_range(0..8)),
-                    score: Some(pb::Score {
-                        kind: kind as i32,
-                        value,
-                    }),
-                    responded_at: timestamp(random_time(&mut rng)),
-                    channel: ["app", "web", "email"][rng.random_range(0..3)].into(),
-                    ..Default::default()
+        pb::RecordSurveyResponseRequest {
+            response: Some(pb::SurveyResponse {
+                external_id: format!("s-{i}"),
+                customer_id: format!("c-{}", rng.random_range(0..8)),
+                score: Some(pb::Score {
+                    kind: kind as i32,
+                    value,
                 }),
-            })
-            .await
-            .unwrap();
+                responded_at: timestamp(random_time(rng)),
+                channel: ["app", "web", "email"][rng.random_range(0..3)].into(),
+                ..Default::default()
+            }),
+        }
+    };
+    enum Write {
+        Feedback(pb::NewFeedback),
+        Answer(pb::RecordSurveyResponseRequest),
     }
-    // Older feedback imported after the answers it precedes.
-    for _ in 0..40 {
+    let mut first = Vec::new();
+    for _ in 0..60 {
         let customer = rng.random_range(0..8);
         let time = random_time(&mut rng);
-        ingest(&mut rng, customer, time, false).await;
+        let scored = rng.random_bool(0.3);
+        first.push(Write::Feedback(item(&mut rng, customer, time, scored)));
+    }
+    // Then answers, and older feedback imported after the answers it precedes, sent together so
+    // that write batches mix them.
+    let mut then = Vec::new();
+    for i in 0..150 {
+        then.push(Write::Answer(answer(&mut rng, i)));
+        if i % 4 == 3 {
+            let customer = rng.random_range(0..8);
+            let time = random_time(&mut rng);
+            then.push(Write::Feedback(item(&mut rng, customer, time, false)));
+        }
+    }
+    for (writes, concurrency) in [(first, 1), (then, 16)] {
+        futures::stream::iter(writes)
+            .for_each_concurrent(concurrency, |write| {
+                let (mut feedback, mut satisfaction) = (feedback.clone(), satisfaction.clone());
+                async move {
+                    match write {
+                        Write::Feedback(item) => {
+                            feedback
+                                .ingest_feedback(ingest_request(item))
+                                .await
+                                .unwrap();
+                        }
+                        Write::Answer(request) => {
+                            satisfaction.record_survey_response(request).await.unwrap();
+                        }
+                    }
+                }
+            })
+            .await;
     }
     server.stop().await;
 

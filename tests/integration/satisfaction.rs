@@ -348,9 +348,10 @@ async fn profiles_explain_their_churn_risk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_count_for_their_own_customer_however_they_are_linked() {
-    // Answers linked to a feedback item of their own customer are read through that item, the
-    // others through the customer index (migration 0011): each must count once, for its own
-    // customer.
+    // Answers linked to a feedback item of their own customer are read through that item, found
+    // in the store's in-memory customer map (migrations 0011 and 0013); the others through the
+    // answers' customer index. Each must count once, for its own customer, also after a restart
+    // has rebuilt the map from the store.
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let mut satisfaction = SatisfactionServiceClient::new(server.channel().await);
@@ -381,22 +382,30 @@ async fn answers_count_for_their_own_customer_however_they_are_linked() {
         survey("via-4", "c21", pb::ScoreKind::Csat, 4, &ago(1)),
     )
     .await;
-    let c20 = profile(&mut satisfaction, "c20").await;
-    assert_eq!(
-        c20.nps.unwrap().count,
-        2,
-        "the score sent with the text and the linked answer"
-    );
-    assert_eq!(c20.latest_nps, Some(6));
-    assert_eq!(c20.csat.map(|csat| csat.count).unwrap_or(0), 0);
-    let c21 = profile(&mut satisfaction, "c21").await;
-    assert_eq!(
-        c21.nps.unwrap().count,
-        1,
-        "an answer linked to another customer's item"
-    );
-    assert_eq!(c21.latest_nps, Some(10));
-    assert_eq!(c21.csat.unwrap().count, 1);
+    let check = async |satisfaction: &mut SatisfactionServiceClient<_>| {
+        let c20 = profile(satisfaction, "c20").await;
+        assert_eq!(
+            c20.nps.unwrap().count,
+            2,
+            "the score sent with the text and the linked answer"
+        );
+        assert_eq!(c20.latest_nps, Some(6));
+        assert_eq!(c20.csat.map(|csat| csat.count).unwrap_or(0), 0);
+        assert_eq!(c20.feedback_count, 1);
+        let c21 = profile(satisfaction, "c21").await;
+        assert_eq!(
+            c21.nps.unwrap().count,
+            1,
+            "an answer linked to another customer's item"
+        );
+        assert_eq!(c21.latest_nps, Some(10));
+        assert_eq!(c21.csat.unwrap().count, 1);
+        assert_eq!(c21.feedback_count, 0);
+    };
+    check(&mut satisfaction).await;
+    server.stop().await;
+    let server = TestServer::start(dir.path()).await;
+    check(&mut SatisfactionServiceClient::new(server.channel().await)).await;
     server.stop().await;
 }
 
