@@ -35,13 +35,15 @@ probe() (
     # CPU ticks per thread group (threads named alike summed), and the whole process's, whose
     # count keeps the time of threads that have ended (tantivy's indexing threads).
     groups() {
-        for task in /proc/$server/task/*; do
-            # A thread may end between the listing and the read.
-            echo "$({ tr ' ' '_' <"$task/comm"; } 2>/dev/null) $(awk '{ print $14 + $15 }' "$task/stat" 2>/dev/null)" || true
-        done | awk '{ name = $1; sub(/[-_][0-9]+$/, "", name); if (name ~ /^sqlx-sqlite/) name = "sqlite"
-                      ticks[name] += $2 }
-                    END { for (name in ticks) print name, ticks[name] }' | sort
-        echo "all $(awk '{ print $14 + $15 }' "/proc/$server/stat")"
+        {
+            for task in /proc/$server/task/*; do
+                # A thread may end between the listing and the read.
+                echo "$({ tr ' ' '_' <"$task/comm"; } 2>/dev/null) $(awk '{ print $14 + $15 }' "$task/stat" 2>/dev/null)" || true
+            done | awk '{ name = $1; sub(/[-_][0-9]+$/, "", name); if (name ~ /^sqlx-sqlite/) name = "sqlite"
+                          ticks[name] += $2 }
+                        END { for (name in ticks) print name, ticks[name] }'
+            echo "all $(awk '{ print $14 + $15 }' "/proc/$server/stat")"
+        } | sort
     }
     ingested() {
         curl -s "http://$metrics/metrics" |

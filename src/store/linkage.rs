@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 
+use rustc_hash::FxHashSet;
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
 
@@ -37,83 +38,120 @@ struct Answer {
     value: i64,
 }
 
-/// Counts a new unlinked answer toward the keys of its customer's feedback of the window before
-/// it. Every item the batch wrote before the answer is in the map and in the store already.
-pub(super) async fn count_unlinked(
-    connection: &mut SqliteConnection,
-    customers: &SharedCustomerItems,
-    response: &SurveyResponse,
-) -> Result<()> {
-    let answer = Answer {
-        customer_id: response.customer_id.clone(),
-        responded_at: rows::to_micros(response.responded_at),
-        channel: response.channel.clone(),
-        kind: response.score.kind.as_str().to_string(),
-        value: i64::from(response.score.value),
-    };
-    let items = items_in_window(customers, &answer);
-    count_keys(connection, &answer, &items, &[]).await
+/// The writer's part of the linkage: the customer map, and which customers have unlinked
+/// answers at all.
+pub(super) struct Linkage {
+    customers: SharedCustomerItems,
+    /// Customers with at least one unlinked answer (and perhaps a few with none, after a
+    /// rolled-back batch). Only their new items can add to an answer's keys, so a write batch
+    /// whose customers have none (every batch of a store without unlinked answers) costs no
+    /// statement here: each statement is a round trip to SQLite's thread (see `pending`).
+    answering: FxHashSet<Box<str>>,
 }
 
-/// Feedback just written that precedes unlinked answers of its customer (an import of older
-/// items): each such answer gains the keys of the new items that its customer's other feedback
-/// in its window did not already give it.
-pub(super) async fn count_retroactive(
-    connection: &mut SqliteConnection,
-    customers: &SharedCustomerItems,
-    written: &[WrittenItem<'_>],
-) -> Result<()> {
-    if written.is_empty() {
-        return Ok(());
-    }
-    let wanted: Vec<(&str, i64)> = written
-        .iter()
-        .map(|item| (item.customer_id, item.created_at))
+impl Linkage {
+    pub async fn load(
+        connection: &mut SqliteConnection,
+        customers: SharedCustomerItems,
+    ) -> Result<Linkage> {
+        let answering = sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT customer_id FROM survey_responses WHERE feedback_id IS NULL",
+        )
+        .fetch_all(connection)
+        .await?
+        .into_iter()
+        .map(String::into_boxed_str)
         .collect();
-    let wanted = serde_json::to_string(&wanted).map_err(|e| Error::Corrupt(e.to_string()))?;
-    // One statement for the whole write; each item is one probe of `survey_responses_unlinked`.
-    let answers: Vec<Answer> = sqlx::query(
-        "SELECT DISTINCT r.rowid, r.customer_id, r.responded_at, r.channel, r.kind, r.value \
-         FROM json_each(?1) w JOIN survey_responses r \
-           ON r.customer_id = w.value ->> 0 AND r.feedback_id IS NULL \
-          AND r.responded_at BETWEEN w.value ->> 1 AND (w.value ->> 1) + ?2",
-    )
-    .bind(wanted)
-    .bind(LINK_WINDOW_MICROS)
-    .fetch_all(&mut *connection)
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(Answer {
-            customer_id: row.try_get("customer_id")?,
-            responded_at: row.try_get("responded_at")?,
-            channel: row.try_get("channel")?,
-            kind: row.try_get("kind")?,
-            value: row.try_get("value")?,
+        Ok(Linkage {
+            customers,
+            answering,
         })
-    })
-    .collect::<Result<_>>()?;
-    if answers.is_empty() {
-        return Ok(());
     }
-    let new: HashSet<u32> = written.iter().map(|item| item.item).collect();
-    for answer in &answers {
-        let (gained, earlier): (Vec<u32>, Vec<u32>) = items_in_window(customers, answer)
-            .into_iter()
-            .partition(|item| new.contains(item));
-        count_keys(connection, answer, &gained, &earlier).await?;
-    }
-    Ok(())
-}
 
-/// The answer's customer's items created in the window up to it.
-fn items_in_window(customers: &SharedCustomerItems, answer: &Answer) -> Vec<u32> {
-    customers.read().newest_between(
-        &answer.customer_id,
-        answer.responded_at - LINK_WINDOW_MICROS,
-        answer.responded_at,
-        usize::MAX,
-    )
+    /// Counts a new unlinked answer toward the keys of its customer's feedback of the window
+    /// before it. Every item the batch wrote before the answer is in the map and in the store
+    /// already.
+    pub async fn count_unlinked(
+        &mut self,
+        connection: &mut SqliteConnection,
+        response: &SurveyResponse,
+    ) -> Result<()> {
+        if !self.answering.contains(response.customer_id.as_str()) {
+            self.answering.insert(response.customer_id.as_str().into());
+        }
+        let answer = Answer {
+            customer_id: response.customer_id.clone(),
+            responded_at: rows::to_micros(response.responded_at),
+            channel: response.channel.clone(),
+            kind: response.score.kind.as_str().to_string(),
+            value: i64::from(response.score.value),
+        };
+        let items = self.items_in_window(&answer);
+        count_keys(connection, &answer, &items, &[]).await
+    }
+
+    /// Feedback just written that precedes unlinked answers of its customer (an import of older
+    /// items): each such answer gains the keys of the new items that its customer's other
+    /// feedback in its window did not already give it.
+    pub async fn count_retroactive(
+        &self,
+        connection: &mut SqliteConnection,
+        written: &[WrittenItem<'_>],
+    ) -> Result<()> {
+        let wanted: Vec<(&str, i64)> = written
+            .iter()
+            .filter(|item| self.answering.contains(item.customer_id))
+            .map(|item| (item.customer_id, item.created_at))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let wanted = serde_json::to_string(&wanted).map_err(|e| Error::Corrupt(e.to_string()))?;
+        // One statement for the whole write; each item is one probe of `survey_responses_unlinked`.
+        let answers: Vec<Answer> = sqlx::query(
+            "SELECT DISTINCT r.rowid, r.customer_id, r.responded_at, r.channel, r.kind, r.value \
+             FROM json_each(?1) w JOIN survey_responses r \
+               ON r.customer_id = w.value ->> 0 AND r.feedback_id IS NULL \
+              AND r.responded_at BETWEEN w.value ->> 1 AND (w.value ->> 1) + ?2",
+        )
+        .bind(wanted)
+        .bind(LINK_WINDOW_MICROS)
+        .fetch_all(&mut *connection)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Answer {
+                customer_id: row.try_get("customer_id")?,
+                responded_at: row.try_get("responded_at")?,
+                channel: row.try_get("channel")?,
+                kind: row.try_get("kind")?,
+                value: row.try_get("value")?,
+            })
+        })
+        .collect::<Result<_>>()?;
+        if answers.is_empty() {
+            return Ok(());
+        }
+        let new: HashSet<u32> = written.iter().map(|item| item.item).collect();
+        for answer in &answers {
+            let (gained, earlier): (Vec<u32>, Vec<u32>) = self
+                .items_in_window(answer)
+                .into_iter()
+                .partition(|item| new.contains(item));
+            count_keys(connection, answer, &gained, &earlier).await?;
+        }
+        Ok(())
+    }
+
+    /// The answer's customer's items created in the window up to it.
+    fn items_in_window(&self, answer: &Answer) -> Vec<u32> {
+        self.customers.read().newest_between(
+            &answer.customer_id,
+            answer.responded_at - LINK_WINDOW_MICROS,
+            answer.responded_at,
+            usize::MAX,
+        )
+    }
 }
 
 /// Adds one answer to the count of each key of the items `counted` that none of the items

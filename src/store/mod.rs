@@ -44,6 +44,7 @@ use tokio::task::JoinHandle;
 use self::cache::WriterCache;
 use self::checkpoint::{Checkpointer, LogLength};
 use self::customers::SharedCustomerItems;
+use self::linkage::Linkage;
 use crate::error::{Error, Result};
 use crate::model::{Feedback, Resolution, SurveyResponse};
 use crate::review::{Queue, ReviewCommand, ReviewEvent, ReviewItem, ReviewState};
@@ -172,7 +173,7 @@ impl Store {
             changed_reviews: Vec::new(),
             log_length,
             cache,
-            customers: customers.clone(),
+            linkage: Linkage::load(&mut writer_connection, customers.clone()).await?,
         };
         let writer = writer::run(
             writer_connection,

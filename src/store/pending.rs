@@ -13,8 +13,7 @@ use sqlx::Sqlite;
 use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqliteConnection};
 
-use super::customers::SharedCustomerItems;
-use super::linkage::{WrittenItem, count_retroactive};
+use super::linkage::{Linkage, WrittenItem};
 use super::review as review_rows;
 use super::rows;
 use crate::error::{Error, Result};
@@ -100,7 +99,7 @@ impl PendingRows {
     pub async fn write(
         &mut self,
         connection: &mut SqliteConnection,
-        customers: &SharedCustomerItems,
+        linkage: &Linkage,
     ) -> Result<()> {
         insert_in_runs(
             connection,
@@ -125,7 +124,7 @@ impl PendingRows {
                 item: row.item,
             })
             .collect();
-        count_retroactive(connection, customers, &written).await?;
+        linkage.count_retroactive(connection, &written).await?;
         insert_in_runs(
             connection,
             (SURVEY_COLUMNS, SURVEY_ROW),

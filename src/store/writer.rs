@@ -16,9 +16,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::cache::WriterCache;
 use super::checkpoint::LogLength;
-use super::customers::SharedCustomerItems;
 use super::history::{BatchView, NewItem, SignalState};
-use super::linkage::count_unlinked;
+use super::linkage::Linkage;
 use super::pending::insert_survey;
 use super::{review as review_rows, rows};
 use crate::error::{Error, Result};
@@ -86,8 +85,8 @@ pub(super) struct WriterState {
     pub log_length: LogLength,
     /// The connection's page cache, grown with the store.
     pub cache: WriterCache,
-    /// Every stored item by customer (the signal state adds new items to it).
-    pub customers: SharedCustomerItems,
+    /// What keeps the per-day counts of unlinked survey answers.
+    pub linkage: Linkage,
 }
 
 impl WriterState {
@@ -205,9 +204,7 @@ async fn apply_batch(
     for (position, request) in batch.iter().enumerate() {
         if !matches!(request.op, WriteOp::InsertFeedback(_)) {
             // Requests of other kinds read and change stored rows.
-            view.pending
-                .write(&mut transaction, &state.customers)
-                .await?;
+            view.pending.write(&mut transaction, &state.linkage).await?;
         }
         let reply = match &request.op {
             WriteOp::InsertFeedback(item) => {
@@ -227,7 +224,7 @@ async fn apply_batch(
                 resolve_feedback(&mut transaction, id, resolution, &mut state.next_sequence).await
             }
             WriteOp::RecordSurvey(response) => {
-                record_survey(&mut transaction, &state.customers, response).await
+                record_survey(&mut transaction, &mut state.linkage, response).await
             }
             WriteOp::Review {
                 id,
@@ -247,9 +244,7 @@ async fn apply_batch(
             other => replies.push(other),
         }
     }
-    view.pending
-        .write(&mut transaction, &state.customers)
-        .await?;
+    view.pending.write(&mut transaction, &state.linkage).await?;
     view.write_screens(&mut transaction).await?;
     let started = std::time::Instant::now();
     transaction.commit().await?;
@@ -311,7 +306,7 @@ async fn insert_feedback(
     } = new;
     if known.contains(&feedback.external_id) {
         // The stored item may be one of this batch's.
-        view.pending.write(connection, &state.customers).await?;
+        view.pending.write(connection, &state.linkage).await?;
         let row = sqlx::query(rows::SELECT_FEEDBACK_BY_EXTERNAL_ID)
             .bind(&feedback.external_id)
             .fetch_one(&mut *connection)
@@ -362,7 +357,7 @@ async fn insert_feedback(
 
 async fn record_survey(
     connection: &mut SqliteConnection,
-    customers: &SharedCustomerItems,
+    linkage: &mut Linkage,
     response: &SurveyResponse,
 ) -> Result<WriteReply> {
     let existing = sqlx::query(rows::SELECT_SURVEY_BY_EXTERNAL_ID)
@@ -397,7 +392,7 @@ async fn record_survey(
     }
     insert_survey(connection, &response, via_feedback).await?;
     if response.feedback_id.is_none() {
-        count_unlinked(connection, customers, &response).await?;
+        linkage.count_unlinked(connection, &response).await?;
     }
     Ok(WriteReply::Survey {
         response: Box::new(response),

@@ -42,8 +42,6 @@ async fn database_counts_match_the_row_by_row_report() {
     let base = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
     let mut rng = StdRng::seed_from_u64(5);
     let server = TestServer::start(dir.path()).await;
-    let feedback = server.feedback().await;
-    let satisfaction = SatisfactionServiceClient::new(server.channel().await);
     let random_time = |rng: &mut StdRng| base + Duration::seconds(rng.random_range(0..50 * 86_400));
     let mut next = 0;
     let mut item = |rng: &mut StdRng, customer: usize, time: DateTime<Utc>, scored: bool| {
@@ -103,7 +101,17 @@ async fn database_counts_match_the_row_by_row_report() {
             then.push(Write::Feedback(item(&mut rng, customer, time, false)));
         }
     }
-    for (writes, concurrency) in [(first, 1), (then, 16)] {
+    // Last, older feedback again after a restart: the writer must know from the store which
+    // customers have unlinked answers.
+    let mut last = Vec::new();
+    for _ in 0..20 {
+        let customer = rng.random_range(0..8);
+        let time = random_time(&mut rng);
+        last.push(Write::Feedback(item(&mut rng, customer, time, false)));
+    }
+    let send = async |server: &TestServer, writes: Vec<Write>, concurrency: usize| {
+        let feedback = server.feedback().await;
+        let satisfaction = SatisfactionServiceClient::new(server.channel().await);
         futures::stream::iter(writes)
             .for_each_concurrent(concurrency, |write| {
                 let (mut feedback, mut satisfaction) = (feedback.clone(), satisfaction.clone());
@@ -122,7 +130,12 @@ async fn database_counts_match_the_row_by_row_report() {
                 }
             })
             .await;
-    }
+    };
+    send(&server, first, 1).await;
+    send(&server, then, 16).await;
+    server.stop().await;
+    let server = TestServer::start(dir.path()).await;
+    send(&server, last, 1).await;
     server.stop().await;
 
     let store = Store::open(dir.path(), StoreOptions::default())
