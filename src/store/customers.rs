@@ -70,6 +70,26 @@ impl CustomerItems {
     pub fn len(&self) -> usize {
         self.customers.values().map(Vec::len).sum()
     }
+
+    /// Adds an item in any order while the map is built; [`CustomerItems::seal`] orders them.
+    pub fn push_unsorted(&mut self, customer_id: &str, created_at: i64, item: u32) {
+        let entry = Entry { created_at, item };
+        match self.customers.get_mut(customer_id) {
+            Some(entries) => entries.push(entry),
+            None => {
+                self.customers.insert(customer_id.into(), vec![entry]);
+            }
+        }
+    }
+
+    /// Orders each customer's items and shares the map.
+    pub fn seal(mut self) -> SharedCustomerItems {
+        for entries in self.customers.values_mut() {
+            entries.sort_unstable();
+            entries.shrink_to_fit();
+        }
+        SharedCustomerItems(Arc::new(RwLock::new(self)))
+    }
 }
 
 /// The map shared by the writer, which adds to it, and the readers.
@@ -77,22 +97,6 @@ impl CustomerItems {
 pub(super) struct SharedCustomerItems(Arc<RwLock<CustomerItems>>);
 
 impl SharedCustomerItems {
-    /// Builds the map from `(customer, created_at, item)` in any order.
-    pub fn build(items: impl IntoIterator<Item = (String, i64, u32)>) -> SharedCustomerItems {
-        let mut customers: FxHashMap<Box<str>, Vec<Entry>> = FxHashMap::default();
-        for (customer_id, created_at, item) in items {
-            customers
-                .entry(customer_id.into_boxed_str())
-                .or_default()
-                .push(Entry { created_at, item });
-        }
-        for entries in customers.values_mut() {
-            entries.sort_unstable();
-            entries.shrink_to_fit();
-        }
-        SharedCustomerItems(Arc::new(RwLock::new(CustomerItems { customers })))
-    }
-
     pub fn add(&self, customer_id: &str, created_at: i64, item: u32) {
         self.0
             .write()
@@ -135,11 +139,11 @@ mod tests {
 
     #[test]
     fn items_come_back_in_time_order_whatever_order_they_were_added_in() {
-        let shared = SharedCustomerItems::build([
-            ("a".to_string(), 30, 3),
-            ("a".to_string(), 10, 1),
-            ("b".to_string(), 20, 2),
-        ]);
+        let mut built = CustomerItems::default();
+        built.push_unsorted("a", 30, 3);
+        built.push_unsorted("a", 10, 1);
+        built.push_unsorted("b", 20, 2);
+        let shared = built.seal();
         shared.add("a", 20, 5);
         shared.add("a", 40, 4);
         shared.add("c", 5, 6);

@@ -18,7 +18,7 @@ use sqlx::sqlite::SqliteConnection;
 
 use super::activity::RecentActivity;
 use super::candidates::{CandidateRow, RecentRows, Wanted, candidate_rows, item_number, low_bytes};
-use super::customers::SharedCustomerItems;
+use super::customers::{CustomerItems, SharedCustomerItems};
 use super::pending::PendingRows;
 use super::rows;
 use super::signal_rows::{
@@ -136,7 +136,7 @@ impl SignalState {
         // last ones, so the second pass reads only them. The history columns are not read in
         // the first pass: copying them for every item made the start 50% slower.
         let mut first_held: Option<u32> = None;
-        let mut customer_items = Vec::new();
+        let mut customers = CustomerItems::default();
         {
             let mut rows = sqlx::query(
                 "SELECT item, signature, stems, created_at, customer_id FROM feedback_signals",
@@ -158,11 +158,11 @@ impl SignalState {
                 {
                     first_held = Some(item);
                 }
-                customer_items.push((row.try_get("customer_id")?, created_at, item));
+                customers.push_unsorted(row.try_get("customer_id")?, created_at, item);
                 items += 1;
             }
         }
-        state.customers = SharedCustomerItems::build(customer_items);
+        state.customers = customers.seal();
         if let Some(first_held) = first_held {
             let mut rows = sqlx::query(
                 "SELECT feedback_id, customer_id, created_at, complaint, stems \
