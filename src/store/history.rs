@@ -133,8 +133,9 @@ impl SignalState {
         };
         let mut items = 0usize;
         // The first item memory holds: in a store filled in time order the held items are the
-        // last ones, so the second pass reads only them. The history columns are not read in
-        // the first pass: copying them for every item made the start 50% slower.
+        // last ones, so the second pass reads only them. The other history columns are not
+        // read in the first pass: copying them for every item made the start 50% slower. The
+        // customer is, for the customer map (0.6 s more with a million items, 3.6 → 4.2 s).
         let mut first_held: Option<u32> = None;
         let mut customers = CustomerItems::default();
         {
