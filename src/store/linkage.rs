@@ -7,8 +7,6 @@
 //! the writer keeps them instead, finding the customer's items in the in-memory map
 //! (`customers`) and reading their keys by primary key.
 
-use std::collections::HashSet;
-
 use rustc_hash::FxHashSet;
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
@@ -132,7 +130,7 @@ impl Linkage {
         if answers.is_empty() {
             return Ok(());
         }
-        let new: HashSet<u32> = written.iter().map(|item| item.item).collect();
+        let new: FxHashSet<u32> = written.iter().map(|item| item.item).collect();
         for answer in &answers {
             let (gained, earlier): (Vec<u32>, Vec<u32>) = self
                 .items_in_window(answer)

@@ -219,9 +219,12 @@ fn day_start(micros: i64) -> Result<DateTime<Utc>> {
         .ok_or_else(|| Error::Corrupt(format!("day out of range: {micros}")))
 }
 
-fn score_from_columns(kind: &str, value: i64) -> Result<Score> {
+/// The score of a row's `kind` and `value` columns.
+fn score_of(row: &sqlx::sqlite::SqliteRow) -> Result<Score> {
+    let kind: String = row.try_get("kind")?;
+    let value: i64 = row.try_get("value")?;
     Ok(Score {
-        kind: ScoreKind::parse(kind)
+        kind: ScoreKind::parse(&kind)
             .ok_or_else(|| Error::Corrupt(format!("unknown score kind {kind:?}")))?,
         value: i32::try_from(value)
             .map_err(|_| Error::Corrupt(format!("score {value} out of range")))?,
@@ -287,10 +290,7 @@ impl Store {
         .map(|row| {
             Ok(CustomerAnswer {
                 customer_id: row.try_get("customer_id")?,
-                score: score_from_columns(
-                    &row.try_get::<String, _>("kind")?,
-                    row.try_get("value")?,
-                )?,
+                score: score_of(row)?,
                 responded_at: row.try_get("responded_at")?,
                 order: row.try_get("response_order")?,
             })
@@ -506,10 +506,7 @@ impl Store {
                     day: day_start(row.try_get("day")?)?,
                     channel: row.try_get("channel")?,
                     key: row.try_get::<Option<String>, _>("key")?.unwrap_or_default(),
-                    score: score_from_columns(
-                        &row.try_get::<String, _>("kind")?,
-                        row.try_get("value")?,
-                    )?,
+                    score: score_of(row)?,
                     count: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
                 })
             })
@@ -557,10 +554,7 @@ impl Store {
         .map(|row| {
             Ok(ResponseFacts {
                 customer_id: row.try_get("customer_id")?,
-                score: score_from_columns(
-                    &row.try_get::<String, _>("kind")?,
-                    row.try_get("value")?,
-                )?,
+                score: score_of(row)?,
                 responded_at: rows::from_micros_checked(row.try_get("responded_at")?)?,
                 channel: row.try_get("channel")?,
                 feedback_id: row.try_get("feedback_id")?,
