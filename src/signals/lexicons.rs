@@ -27,6 +27,12 @@ struct PolarityFile {
     negators: Vec<String>,
     intensifiers: Vec<String>,
     contrast: Vec<String>,
+    /// Words of little effort ("в пару кликов", "brez težav") and of much ("пришлось звонить",
+    /// "довелося", "večkrat"), read together with the tone when the text comes with a CES.
+    #[serde(default)]
+    easy: Vec<String>,
+    #[serde(default)]
+    hard: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +101,8 @@ struct LexiconFile {
 pub enum Category {
     Positive,
     Negative,
+    Easy,
+    Hard,
     Demand,
     Threat,
     PublishVerb,
@@ -163,6 +171,8 @@ impl Lexicon {
         for (category, list) in [
             (Category::Positive, &file.polarity.positive),
             (Category::Negative, &file.polarity.negative),
+            (Category::Easy, &file.polarity.easy),
+            (Category::Hard, &file.polarity.hard),
             (Category::Demand, &file.extortion.demands),
             (Category::Threat, &file.extortion.threats),
             (Category::PublishVerb, &file.extortion.publish_verbs),

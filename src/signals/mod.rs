@@ -115,7 +115,15 @@ pub fn analyze(lexicons: &Lexicons, text: &str, context: &Context) -> Analysis {
             }
         }
     }
-    keep(rules::score_mismatch(context.score, &polarity));
+    // A CES rates effort, so its text is read with the words of effort too.
+    let effort = context
+        .score
+        .filter(|score| score.kind == ScoreKind::Ces)
+        .map(|_| polarity::effort(&found, text, &subject.words));
+    keep(rules::score_mismatch(
+        context.score,
+        effort.as_ref().unwrap_or(&polarity),
+    ));
     topics.sort_by_key(|t| TOPICS.iter().position(|known| known == t));
     flags.sort_by_key(|f| f.kind);
     let has = |kind: FlagKind| flags.iter().any(|f| f.kind == kind);
@@ -154,6 +162,10 @@ mod tests {
     use super::*;
 
     fn analysis(language: &str, text: &str) -> Analysis {
+        scored_analysis(language, text, None)
+    }
+
+    fn scored_analysis(language: &str, text: &str, score: Option<Score>) -> Analysis {
         let attributes = BTreeMap::new();
         analyze(
             &Lexicons::embedded(),
@@ -161,7 +173,7 @@ mod tests {
             &Context {
                 language,
                 kind: FeedbackKind::Complaint,
-                score: None,
+                score,
                 attributes: &attributes,
             },
         )
@@ -337,6 +349,33 @@ mod tests {
             analysis("uk", "Отруївся несвіжою рибою, потрапив до лікарні")
                 .topics
                 .contains(&"safety_health".to_string())
+        );
+    }
+
+    #[test]
+    fn a_ces_is_read_against_the_effort_the_text_describes() {
+        let ces = |value| {
+            Some(Score {
+                kind: ScoreKind::Ces,
+                value,
+            })
+        };
+        let hard = "Пришлось звонить пять раз и объяснять одно и то же.";
+        let flagged = scored_analysis("ru", hard, ces(7));
+        assert_eq!(kinds(&flagged), [FlagKind::ScoreMismatch]);
+        assert!(flagged.flags[0].reason.contains("CES of 7"));
+        assert!(kinds(&scored_analysis("ru", hard, ces(2))).is_empty());
+        // The middle of the scale contradicts nothing, and effort counts only against a CES.
+        assert!(kinds(&scored_analysis("ru", hard, ces(4))).is_empty());
+        let csat = Some(Score {
+            kind: ScoreKind::Csat,
+            value: 5,
+        });
+        assert!(kinds(&scored_analysis("ru", hard, csat)).is_empty());
+        let easy = "Vse je bilo urejeno v nekaj minutah, brez težav.";
+        assert_eq!(
+            kinds(&scored_analysis("sl", easy, ces(1))),
+            [FlagKind::ScoreMismatch]
         );
     }
 }

@@ -7,6 +7,10 @@
 //! what follows the contrast weighs ×1.5 and what precedes it ×0.6, because the clause after
 //! "but" carries the writer's verdict. The sum `s` becomes `s / (|s| + 1)`, in −1..1: one clear
 //! word gives ±0.5, two ±0.67.
+//!
+//! A Customer Effort Score rates how easy the issue was to handle, which the tone alone misses
+//! ("всё очень просто" has no word of praise), so [`effort`] also counts the lexicons' words of
+//! little and much effort.
 
 use crate::model::{Sentiment, TextSpan};
 use crate::text::lexicon::{Match, Word};
@@ -36,14 +40,46 @@ fn span(text: &str, words: &[Word], found: &Match) -> TextSpan {
 
 /// Polarity from the matches each applicable lexicon found in the text.
 pub fn polarity(found: &[(&Lexicon, Found)], text: &str, words: &[Word]) -> Polarity {
+    tone(
+        found,
+        text,
+        words,
+        &[Category::Positive],
+        &[Category::Negative],
+    )
+}
+
+/// Polarity with little effort counted as positive and much effort as negative: how a text reads
+/// against a Customer Effort Score.
+pub fn effort(found: &[(&Lexicon, Found)], text: &str, words: &[Word]) -> Polarity {
+    tone(
+        found,
+        text,
+        words,
+        &[Category::Positive, Category::Easy],
+        &[Category::Negative, Category::Hard],
+    )
+}
+
+fn tone(
+    found: &[(&Lexicon, Found)],
+    text: &str,
+    words: &[Word],
+    positive: &[Category],
+    negative: &[Category],
+) -> Polarity {
     let mut total = 0.0;
     let mut negative_evidence = Vec::new();
     let mut positive_evidence = Vec::new();
     for (lexicon, found) in found {
-        let mut matches: Vec<(Match, f64)> = found
-            .of(Category::Positive)
-            .map(|m| (*m, 1.0))
-            .chain(found.of(Category::Negative).map(|m| (*m, -1.0)))
+        let mut matches: Vec<(Match, f64)> = positive
+            .iter()
+            .flat_map(|&category| found.of(category).map(|m| (*m, 1.0)))
+            .chain(
+                negative
+                    .iter()
+                    .flat_map(|&category| found.of(category).map(|m| (*m, -1.0))),
+            )
             .collect();
         matches.sort_by_key(|(m, _)| (m.first, std::cmp::Reverse(m.last)));
         let mut covered_until = None;
@@ -101,7 +137,9 @@ mod tests {
     use crate::signals::lexicons::Lexicons;
     use crate::text::lexicon::words;
 
-    fn value(language: &str, text: &str) -> f64 {
+    type Reading = fn(&[(&Lexicon, Found)], &str, &[Word]) -> Polarity;
+
+    fn read(reading: Reading, language: &str, text: &str) -> f64 {
         let lexicons = Lexicons::embedded();
         let words = words(text);
         let found: Vec<_> = lexicons
@@ -109,7 +147,11 @@ mod tests {
             .into_iter()
             .map(|l| (l, l.find(&words)))
             .collect();
-        polarity(&found, text, &words).value
+        reading(&found, text, &words).value
+    }
+
+    fn value(language: &str, text: &str) -> f64 {
+        read(polarity, language, text)
     }
 
     #[test]
@@ -135,6 +177,24 @@ mod tests {
                 "ru",
                 "Доставка задержалась, но курьер был очень вежлив и всё отлично."
             ) > 0.3
+        );
+    }
+
+    #[test]
+    fn effort_counts_words_of_effort_that_the_tone_misses() {
+        let easy = "Оформление заняло две минуты, всё очень просто.";
+        assert!(value("ru", easy).abs() < 0.2);
+        assert!(read(effort, "ru", easy) >= 0.5);
+        let hard = "Довелося тричі дзвонити і пояснювати одне й те саме.";
+        assert!(read(effort, "uk", hard) <= -0.5);
+        assert!(read(effort, "sl", "Vse je bilo zelo enostavno urejeno.") >= 0.5);
+        // A negator flips effort as it flips tone.
+        assert!(
+            read(
+                effort,
+                "ru",
+                "Никуда не пришлось ехать, всё решили по телефону."
+            ) > 0.0
         );
     }
 }

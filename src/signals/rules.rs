@@ -368,7 +368,7 @@ pub fn abusive_language(lexicon: &Lexicon, found: &Found, subject: &Subject) -> 
 static LINK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         // ASCII word boundaries: Unicode ones force the regex crate off its fast engine.
-        r"(?i)(?:https?://|www\.)\S+|(?-u:\b)[a-z0-9][a-z0-9-]{1,62}\.(?:com|ru|ua|si|net|org|info|biz|xyz|top|io|me|shop|online|site|store|club|pro|su|link|click)(?-u:\b)(?:/\S*)?",
+        r"(?i)(?:https?://|www\.)\S+|(?-u:\b)[a-z0-9][a-z0-9-]{0,62}\.(?:com|ru|ua|si|net|org|info|biz|xyz|top|io|me|shop|online|site|store|club|pro|su|link|click)(?-u:\b)(?:/\S*)?",
     )
     .expect("valid link pattern")
 });
@@ -554,17 +554,19 @@ pub fn spam(found: &Found, subject: &Subject) -> Option<Flag> {
 /// Polarity at or beyond which a text counts as clearly negative or positive.
 pub const CLEAR_POLARITY: f64 = 0.5;
 
+/// A score at one end of its scale with a text clearly at the other. `polarity` is the text's tone,
+/// or for a CES its effort reading ([`super::polarity::effort`]).
 pub fn score_mismatch(score: Option<Score>, polarity: &Polarity) -> Option<Flag> {
     let score = score?;
     let high = match score.kind {
         ScoreKind::Nps => score.value >= 9,
         ScoreKind::Csat => score.value >= 4,
-        ScoreKind::Ces => false,
+        ScoreKind::Ces => score.value >= 6,
     };
     let low = match score.kind {
         ScoreKind::Nps => score.value <= 3,
         ScoreKind::Csat => score.value == 1,
-        ScoreKind::Ces => false,
+        ScoreKind::Ces => score.value <= 2,
     };
     let scale = score.kind.as_str().to_uppercase();
     let (reason, evidence) = if high && polarity.value <= -CLEAR_POLARITY {
