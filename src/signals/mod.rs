@@ -19,6 +19,7 @@ pub mod gibberish;
 pub mod lexicons;
 pub mod lsh;
 pub mod polarity;
+pub mod reachable;
 pub mod repeats;
 pub mod rules;
 

@@ -7,13 +7,10 @@
 //! identifiable employee *and* an insult or a call to punish them; a link *and* promotion), and
 //! a negated threat ("не буду писать отзыв") does not count.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use super::gibberish;
 use super::lexicons::{Category, Found, Lexicon};
 use super::polarity::Polarity;
+use super::reachable;
 use crate::model::{Flag, FlagKind, Score, ScoreKind, TextSpan};
 use crate::text::analyzer::is_word_char;
 use crate::text::lexicon::{Match, Word};
@@ -365,23 +362,6 @@ pub fn abusive_language(lexicon: &Lexicon, found: &Found, subject: &Subject) -> 
     })
 }
 
-static LINK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        // ASCII word boundaries: Unicode ones force the regex crate off its fast engine.
-        r"(?i)(?:https?://|www\.)\S+|(?-u:\b)[a-z0-9][a-z0-9-]{0,62}\.(?:com|ru|ua|si|net|org|info|biz|xyz|top|io|me|shop|online|site|store|club|pro|su|link|click)(?-u:\b)(?:/\S*)?",
-    )
-    .expect("valid link pattern")
-});
-/// A date that the phone-number pattern would take for a contact ("19.05.2003", "2003-05-19").
-static DATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:\d{1,2}[./]\d{1,2}[./](?:\d{2}|\d{4})|\d{4}[./-]\d{1,2}[./-]\d{1,2})$")
-        .expect("valid date pattern")
-});
-static CONTACT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[\w.+-]+@[\w-]+\.[\w.]+|\+?\d[\d ().-]{8,}\d|(?:^|\s)@[A-Za-z0-9_]{4,}")
-        .expect("valid contact pattern")
-});
-
 /// Vowels, and the Latin r that is syllabic in Slovenian ("vrt", "smrt").
 fn is_vowel(c: char) -> bool {
     matches!(
@@ -443,31 +423,14 @@ pub fn spam(found: &Found, subject: &Subject) -> Option<Flag> {
     matches.sort_by_key(|m| (m.first, std::cmp::Reverse(m.last)));
     matches.dedup_by(|inner, outer| inner.last <= outer.last);
     let promotions: Vec<TextSpan> = matches.into_iter().map(|m| subject.match_span(m)).collect();
-    // Links need "://", "www." or a dot followed by a letter; contacts a digit or an @: most
-    // texts skip the regular expressions.
-    let maybe_link = subject.text.contains("://")
-        || subject
-            .text
-            .as_bytes()
-            .windows(2)
-            .any(|pair| pair[0] == b'.' && pair[1].is_ascii_alphanumeric());
-    let links: Vec<TextSpan> = if maybe_link {
-        LINK.find_iter(subject.text)
-            .map(|m| subject.char_span(m.start(), m.end()))
+    let spans = |ranges: Vec<std::ops::Range<usize>>| -> Vec<TextSpan> {
+        ranges
+            .into_iter()
+            .map(|r| subject.char_span(r.start, r.end))
             .collect()
-    } else {
-        Vec::new()
     };
-    let contacts: Vec<TextSpan> =
-        if subject.text.contains('@') || subject.text.chars().any(|c| c.is_ascii_digit()) {
-            CONTACT
-                .find_iter(subject.text)
-                .filter(|m| !DATE.is_match(m.as_str().trim()))
-                .map(|m| subject.char_span(m.start(), m.end()))
-                .collect()
-        } else {
-            Vec::new()
-        };
+    let links = spans(reachable::links(subject.text));
+    let contacts = spans(reachable::contacts(subject.text));
     let reachable = links.len() + contacts.len();
     // Words outside links and contacts: the feedback, if there is any.
     let content_words = subject
@@ -627,16 +590,6 @@ mod tests {
         for (written, word) in [("с@ка", "сука"), ("х@ра", "хера")] {
             let token: Vec<char> = deobfuscate(written).unwrap().chars().collect();
             assert!(spells(&token, word), "{written}");
-        }
-    }
-
-    #[test]
-    fn dates_are_not_phone_numbers() {
-        for date in ["19.05.2003", "1924.11.05", "2003-05-19", "5/19/2003"] {
-            assert!(DATE.is_match(date), "{date}");
-        }
-        for phone in ["+7 999 123-45-67", "067.123.45.67", "999-12-3456"] {
-            assert!(!DATE.is_match(phone), "{phone}");
         }
     }
 
