@@ -55,6 +55,10 @@ struct ExtortionFile {
     /// offer connector ("…, а я удаляю свой пост"), the removal sold for the demand.
     #[serde(default)]
     takedowns: Vec<String>,
+    /// Words of thanks ("спасибо", "дякую", "hvala"): a demand just after them was granted, not
+    /// made ("спасибо за подарок").
+    #[serde(default)]
+    gratitude: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +131,8 @@ pub struct Lexicon {
     pub negators: FxHashSet<String>,
     /// See `ExtortionFile::offer_connectors`.
     pub offer_connectors: FxHashSet<String>,
+    /// See `ExtortionFile::gratitude`.
+    pub gratitude: FxHashSet<String>,
     pub intensifiers: FxHashSet<String>,
     pub contrast: FxHashSet<String>,
     /// Profanity and insults as written (prefixes end in `*`), for the obfuscation-tolerant matcher.
@@ -201,6 +207,7 @@ impl Lexicon {
             patterns,
             negators: word_set(&file.polarity.negators),
             offer_connectors: word_set(&file.extortion.offer_connectors),
+            gratitude: word_set(&file.extortion.gratitude),
             intensifiers: word_set(&file.polarity.intensifiers),
             contrast: word_set(&file.polarity.contrast),
             abuse_words: file.abuse.words.iter().map(|w| normalize(w)).collect(),

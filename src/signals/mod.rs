@@ -243,6 +243,18 @@ mod tests {
     }
 
     #[test]
+    fn what_is_thanked_for_was_granted_not_demanded() {
+        let grateful = "Напишу в инстаграме, как мне понравилось, спасибо за подарок!";
+        assert!(kinds(&analysis("ru", grateful)).is_empty());
+        let sl =
+            "Vsem prijateljem bom povedal, kako dobra je vaša pica, hvala za brezplačno sladico!";
+        assert!(kinds(&analysis("sl", sl)).is_empty());
+        // Thanks for something else leave the demand that follows a demand.
+        let demanding = "Спасибо за ответ, но верните деньги, иначе напишу во все соцсети.";
+        assert_eq!(kinds(&analysis("ru", demanding)), [FlagKind::Extortion]);
+    }
+
+    #[test]
     fn a_publishing_verb_threatens_only_with_a_venue_in_its_sentence() {
         let flagged = analysis(
             "uk",

@@ -91,6 +91,16 @@ fn offers_silence(lexicon: &Lexicon, subject: &Subject, found: &Match) -> bool {
     offered(lexicon, subject, found, 1)
 }
 
+/// Whether thanks come within the three words before a demand in its sentence: what is thanked
+/// for was granted ("спасибо за бесплатный десерт", "hvala za darilo"), and a grateful customer
+/// who promises to tell everyone threatens nobody.
+fn thanked(lexicon: &Lexicon, subject: &Subject, demand: &Match) -> bool {
+    let sentence = subject.words[demand.first].sentence;
+    (demand.first.saturating_sub(3)..demand.first).any(|i| {
+        subject.words[i].sentence == sentence && lexicon.gratitude.contains(&subject.words[i].text)
+    })
+}
+
 pub fn extortion(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<Flag> {
     // A threat is a phrase of the threat list, or a verb of publishing with a public venue in
     // the same sentence ("размещу рассказ о вас на всех форумах"): the pairs are too many to
@@ -121,7 +131,10 @@ pub fn extortion(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<
         }
     }
     let mut best: Option<(f64, Match, (Match, Option<Match>))> = None;
-    for demand in found.of(Category::Demand) {
+    for demand in found
+        .of(Category::Demand)
+        .filter(|d| !thanked(lexicon, subject, d))
+    {
         for threat in &threats {
             let distance = subject
                 .sentence(demand)
