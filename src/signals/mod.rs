@@ -18,6 +18,7 @@ pub mod entries;
 pub mod gibberish;
 pub mod lexicons;
 pub mod lsh;
+mod obfuscation;
 pub mod polarity;
 pub mod reachable;
 pub mod repeats;
