@@ -306,13 +306,52 @@ fn gibberish_word(word: &str) -> bool {
     letters >= 4 && (vowels == 0 || longest >= 5 || KEYBOARD.iter().any(|k| word.contains(k)))
 }
 
+/// The longest quotation [`quoted_ranges`] looks for, in characters: an opening mark with no
+/// closing one this close is a stray mark, not a quotation.
+const MAX_QUOTE_CHARS: usize = 120;
+
+/// Character ranges inside quotation marks: «…», »…«, „…“, “…”, "…".
+fn quoted_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut ranges = Vec::new();
+    let mut at = 0;
+    while at < chars.len() {
+        let close = match chars[at] {
+            '«' => '»',
+            '»' => '«',
+            '„' | '“' => '“',
+            '"' => '"',
+            _ => {
+                at += 1;
+                continue;
+            }
+        };
+        let limit = chars.len().min(at + 1 + MAX_QUOTE_CHARS);
+        match (at + 1..limit).find(|&i| chars[i] == close || (close == '“' && chars[i] == '”'))
+        {
+            Some(end) => {
+                ranges.push(at + 1..end);
+                at = end + 1;
+            }
+            None => at += 1,
+        }
+    }
+    ranges
+}
+
 pub fn spam(found: &Found, subject: &Subject) -> Option<Flag> {
     // Words matched by two entries (a prefix and an exact form, or a phrase and a phrase inside
     // it) are one promotion, not two: keep only matches no earlier match contains.
     let mut matches: Vec<&Match> = found.of(Category::Spam).collect();
     matches.sort_by_key(|m| (m.first, std::cmp::Reverse(m.last)));
     matches.dedup_by(|inner, outer| inner.last <= outer.last);
-    let promotions: Vec<TextSpan> = matches.into_iter().map(|m| subject.match_span(m)).collect();
+    // A promotion in quotation marks is a complaint quoting the ad («акция только сегодня»).
+    let quotations = quoted_ranges(subject.text);
+    let promotions: Vec<TextSpan> = matches
+        .into_iter()
+        .map(|m| subject.match_span(m))
+        .filter(|span| !quotations.iter().any(|q| q.contains(&span.start)))
+        .collect();
     let spans = |ranges: Vec<std::ops::Range<usize>>| -> Vec<TextSpan> {
         ranges
             .into_iter()
@@ -453,6 +492,16 @@ pub fn score_mismatch(score: Option<Score>, polarity: &Polarity) -> Option<Flag>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotations_are_found_in_every_style() {
+        let text = "Написано «акция», »akcija«, „акція“, “sale” и \"promo\", а « без пары";
+        let quoted: Vec<String> = quoted_ranges(text)
+            .into_iter()
+            .map(|r| text.chars().skip(r.start).take(r.len()).collect())
+            .collect();
+        assert_eq!(quoted, ["акция", "akcija", "акція", "sale", "promo"]);
+    }
 
     #[test]
     fn gibberish_is_told_from_words() {
