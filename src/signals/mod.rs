@@ -20,7 +20,7 @@ pub mod lexicons;
 pub mod lsh;
 mod obfuscation;
 pub mod polarity;
-pub mod reachable;
+mod reachable;
 pub mod repeats;
 pub mod rules;
 

@@ -70,8 +70,6 @@ const REFERENCE_WORDS: &[&str] = &[
     "order",
     "tracking",
     "invoice",
-    "№",
-    "#",
 ];
 
 /// Web addresses in `text`.
@@ -111,8 +109,9 @@ fn follows_reference(before: &str) -> bool {
         return false;
     };
     let last = last.trim_end_matches('.').to_lowercase();
-    // "št." / "№" / "#" directly before a number follow the word they abbreviate.
     let reference = |word: &str| REFERENCE_WORDS.contains(&word);
+    // "№" and "#" name a number by themselves ("№", "заказ№"); "št." follows the word it
+    // abbreviates ("naročilo št.").
     reference(&last)
         || last.ends_with(['№', '#'])
         || (matches!(last.as_str(), "št" | "no" | "nr")

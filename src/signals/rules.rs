@@ -316,19 +316,19 @@ fn quoted_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut ranges = Vec::new();
     let mut at = 0;
     while at < chars.len() {
-        let close = match chars[at] {
-            '«' => '»',
-            '»' => '«',
-            '„' | '“' => '“',
-            '"' => '"',
+        // Slovenian and German close „ with “, English closes “ with ”; both are met in either.
+        let closers: &[char] = match chars[at] {
+            '«' => &['»'],
+            '»' => &['«'],
+            '„' | '“' => &['“', '”'],
+            '"' => &['"'],
             _ => {
                 at += 1;
                 continue;
             }
         };
         let limit = chars.len().min(at + 1 + MAX_QUOTE_CHARS);
-        match (at + 1..limit).find(|&i| chars[i] == close || (close == '“' && chars[i] == '”'))
-        {
+        match (at + 1..limit).find(|&i| closers.contains(&chars[i])) {
             Some(end) => {
                 ranges.push(at + 1..end);
                 at = end + 1;
@@ -346,7 +346,12 @@ pub fn spam(found: &Found, subject: &Subject) -> Option<Flag> {
     matches.sort_by_key(|m| (m.first, std::cmp::Reverse(m.last)));
     matches.dedup_by(|inner, outer| inner.last <= outer.last);
     // A promotion in quotation marks is a complaint quoting the ad («акция только сегодня»).
-    let quotations = quoted_ranges(subject.text);
+    // Only a text with promotions needs its quotations: most texts have none.
+    let quotations = if matches.is_empty() {
+        Vec::new()
+    } else {
+        quoted_ranges(subject.text)
+    };
     let promotions: Vec<TextSpan> = matches
         .into_iter()
         .map(|m| subject.match_span(m))
