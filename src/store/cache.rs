@@ -31,6 +31,19 @@ pub(super) struct WriterCache {
 }
 
 impl WriterCache {
+    /// A cache sized for the items already stored, before the writer's tables are loaded: the
+    /// load reads the duplicate screens last to leave them in the cache, but at the connection's
+    /// default 64 MiB a million items' screens (150 MB) did not fit, and new items read the
+    /// rest back from the file page by page (docs/PERFORMANCE.md, session 23).
+    pub async fn for_stored_items(connection: &mut SqliteConnection) -> Result<WriterCache> {
+        let stored: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(item), 0) FROM feedback_signals")
+            .fetch_one(&mut *connection)
+            .await?;
+        let mut cache = WriterCache::default();
+        cache.fit(connection, stored.max(0) as u64).await?;
+        Ok(cache)
+    }
+
     /// Sizes the cache for `items` stored items unless it was sized for nearly as many.
     pub async fn fit(&mut self, connection: &mut SqliteConnection, items: u64) -> Result<()> {
         if self
@@ -87,5 +100,40 @@ mod tests {
         );
         cache.fit(&mut connection, 1_070_000).await.unwrap();
         assert_eq!(cache_size(&mut connection).await, -535_000);
+    }
+
+    #[tokio::test]
+    async fn a_cache_opened_on_a_large_store_is_sized_for_its_items() {
+        let mut connection = SqliteConnectOptions::new()
+            .in_memory(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE feedback_signals (item INTEGER PRIMARY KEY)")
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        WriterCache::for_stored_items(&mut connection)
+            .await
+            .unwrap();
+        assert_eq!(
+            cache_size(&mut connection).await,
+            -256 * 1024,
+            "empty store"
+        );
+        sqlx::query("INSERT INTO feedback_signals (item) VALUES (1000000)")
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        let mut cache = WriterCache::for_stored_items(&mut connection)
+            .await
+            .unwrap();
+        assert_eq!(cache_size(&mut connection).await, -500_000);
+        cache.fit(&mut connection, 1_000_000).await.unwrap();
+        assert_eq!(
+            cache_size(&mut connection).await,
+            -500_000,
+            "already fitted"
+        );
     }
 }

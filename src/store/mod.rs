@@ -156,11 +156,11 @@ impl Store {
             .connect_with(base.read_only(true))
             .await?;
         let next_sequence = rows::max_sequence(&mut writer_connection).await? + 1;
+        // Readers keep 64 MiB each; the writer's cache grows with the store (see `cache`).
+        let mut cache = WriterCache::for_stored_items(&mut writer_connection).await?;
         let signals =
             SignalState::load(&mut writer_connection, options.dedup, options.history).await?;
         let customers = signals.customers();
-        // Readers keep 64 MiB each; the writer's cache grows with the store (see `cache`).
-        let mut cache = WriterCache::default();
         cache.fit(&mut writer_connection, signals.items()).await?;
         let (writes, queue) = mpsc::channel(options.write_queue_capacity.max(1));
         let next_review_sequence = review::max_sequence(&mut writer_connection).await? + 1;
