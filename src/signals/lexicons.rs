@@ -84,8 +84,13 @@ struct WordsFile {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PhrasesFile {
+struct SpamFile {
     phrases: Vec<String>,
+    /// Possessives of the second person ("вашу", "vaš"): a promotion right after one is the
+    /// company's own advertising that a complaint refers to ("увидела вашу рекламу", "vaš oglas"),
+    /// not an advertiser's.
+    #[serde(default)]
+    addressed: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,7 +101,7 @@ struct LexiconFile {
     legal: LegalFile,
     personal_attack: PersonalAttackFile,
     abuse: WordsFile,
-    spam: PhrasesFile,
+    spam: SpamFile,
     topics: BTreeMap<String, Vec<String>>,
 }
 
@@ -133,6 +138,8 @@ pub struct Lexicon {
     pub offer_connectors: FxHashSet<String>,
     /// See `ExtortionFile::gratitude`.
     pub gratitude: FxHashSet<String>,
+    /// See `SpamFile::addressed`.
+    pub addressed: FxHashSet<String>,
     pub intensifiers: FxHashSet<String>,
     pub contrast: FxHashSet<String>,
     /// Profanity and insults as written (prefixes end in `*`), for the obfuscation-tolerant matcher.
@@ -208,6 +215,7 @@ impl Lexicon {
             negators: word_set(&file.polarity.negators),
             offer_connectors: word_set(&file.extortion.offer_connectors),
             gratitude: word_set(&file.extortion.gratitude),
+            addressed: word_set(&file.spam.addressed),
             intensifiers: word_set(&file.polarity.intensifiers),
             contrast: word_set(&file.polarity.contrast),
             abuse_words: file.abuse.words.iter().map(|w| normalize(w)).collect(),

@@ -108,7 +108,7 @@ pub fn analyze(lexicons: &Lexicons, text: &str, context: &Context) -> Analysis {
         keep(rules::extortion(lexicon, found, &subject));
         keep(rules::personal_attack(lexicon, found, &subject));
         keep(rules::abusive_language(lexicon, found, &subject));
-        keep(rules::spam(found, &subject));
+        keep(rules::spam(lexicon, found, &subject));
         legal_threat |= rules::legal_threat(found);
         for index in found.topics() {
             let topic = &lexicon.topics[index];
@@ -253,6 +253,31 @@ mod tests {
         // Thanks for something else leave the demand that follows a demand.
         let demanding = "Спасибо за ответ, но верните деньги, иначе напишу во все соцсети.";
         assert_eq!(kinds(&analysis("ru", demanding)), [FlagKind::Extortion]);
+    }
+
+    #[test]
+    fn the_companys_own_ad_and_the_writers_own_number_make_no_spam() {
+        for (language, honest) in [
+            (
+                "ru",
+                "Увидела вашу рекламу в инстаграме и заказала пальто на сайте modashop.ru, а пришло \
+                 другое.",
+            ),
+            (
+                "uk",
+                "У рекламі обіцяли знижки до 50%, а на касі пробили повну ціну. Передзвоніть мені: \
+                 067 000 11 22",
+            ),
+            (
+                "sl",
+                "Videla sem vaš oglas na Instagramu in naročila plašč na www.modashop.si.",
+            ),
+        ] {
+            assert!(kinds(&analysis(language, honest)).is_empty(), "{honest}");
+        }
+        // The same promotion in an advertiser's voice, with the advertiser's number.
+        let ad = "Ремонт окон по низким ценам, скидки до 30% пенсионерам! Звоните +7 912 111-22-33";
+        assert_eq!(kinds(&analysis("ru", ad)), [FlagKind::Spam]);
     }
 
     #[test]

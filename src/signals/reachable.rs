@@ -4,6 +4,8 @@
 //! Written by hand because what counts is a question of feedback, not of syntax: a date or an
 //! order, tracking or tax number has the shape of a phone number but reaches nobody, and a
 //! complaint quoting one ("Замовлення 45-123-887, ТТН 20450012345678, де посилка?") is no ad.
+//! Nor is the customer's own number left for a call back ("Перезвоните мне: +7 912 …", "Pokličite
+//! me na 041 …"): it reaches the writer, not an advertiser.
 
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -72,6 +74,15 @@ const REFERENCE_WORDS: &[&str] = &[
     "invoice",
 ];
 
+/// Words of the first person that mark a number near them as the writer's own ("мой номер",
+/// "передзвоніть мені", "pokličite me na", "moja številka je"), lowercase.
+const OWN_WORDS: &[&str] = &[
+    "мне", "мой", "моя", "мені", "мене", "мій", "me", "mi", "mene", "moja", "moj", "moje", "my",
+];
+
+/// How many words before a number may hold one of [`OWN_WORDS`]: "moja številka je 041 …".
+const OWN_WORDS_BEFORE: usize = 3;
+
 /// Web addresses in `text`.
 pub fn links(text: &str) -> Vec<Range<usize>> {
     // Links need "://", "www." or a dot followed by a letter: most texts skip the expression.
@@ -86,7 +97,8 @@ pub fn links(text: &str) -> Vec<Range<usize>> {
     LINK.find_iter(text).map(|m| m.range()).collect()
 }
 
-/// E-mail addresses, phone numbers and handles in `text`, without dates and reference numbers.
+/// E-mail addresses, phone numbers and handles in `text`, without dates, reference numbers and the
+/// writer's own number.
 pub fn contacts(text: &str) -> Vec<Range<usize>> {
     // Contacts need a digit or an @: most texts skip the expression.
     if !text.contains('@') && !text.chars().any(|c| c.is_ascii_digit()) {
@@ -94,17 +106,32 @@ pub fn contacts(text: &str) -> Vec<Range<usize>> {
     }
     CONTACT
         .find_iter(text)
-        .filter(|m| !DATE.is_match(m.as_str().trim()) && !follows_reference(&text[..m.start()]))
+        .filter(|m| {
+            let before = &text[..m.start()];
+            !DATE.is_match(m.as_str().trim()) && !follows_reference(before) && !follows_own(before)
+        })
         .map(|m| m.range())
         .collect()
 }
 
-/// Whether the last word of `before` names what the number after it is ("ТТН", "naročilo št.").
-fn follows_reference(before: &str) -> bool {
-    let mut words = before
+/// The words of `before`, last first, without the punctuation that may separate them from a number.
+fn last_words(before: &str) -> impl Iterator<Item = &str> {
+    before
         .split(|c: char| c.is_whitespace() || matches!(c, ':' | ',' | '-'))
         .filter(|w| !w.is_empty())
-        .rev();
+        .rev()
+}
+
+/// Whether one of the last words of `before` says that the number after it is the writer's own.
+fn follows_own(before: &str) -> bool {
+    last_words(before)
+        .take(OWN_WORDS_BEFORE)
+        .any(|word| OWN_WORDS.contains(&word.trim_end_matches('.').to_lowercase().as_str()))
+}
+
+/// Whether the last word of `before` names what the number after it is ("ТТН", "naročilo št.").
+fn follows_reference(before: &str) -> bool {
+    let mut words = last_words(before);
     let Some(last) = words.next() else {
         return false;
     };
@@ -146,12 +173,30 @@ mod tests {
         }
         for text in [
             "Звоните +7 999 123-45-67",
-            "мой номер 89161234567",
+            "Продам диван, номер 89161234567",
             "pišite na info@trgovina.si",
             "пишите @easy_money",
         ] {
             assert_eq!(contacts(text).len(), 1, "{text}");
         }
+    }
+
+    #[test]
+    fn the_writers_own_number_reaches_no_advertiser() {
+        for text in [
+            "Перезвоните мне: +7 912 000-11-22",
+            "мой номер 89161234567",
+            "Передзвоніть мені: 067 000 11 22",
+            "Pokličite me na 041 000 112.",
+            "Moja številka je 041 345 678.",
+        ] {
+            assert!(contacts(text).is_empty(), "{text}");
+        }
+        assert_eq!(
+            contacts("Мне помогло, и вам поможет! Звоните +7 912 111-22-33").len(),
+            1,
+            "a first-person word further back leaves the ad's number a contact"
+        );
     }
 
     #[test]

@@ -339,10 +339,22 @@ fn quoted_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
     ranges
 }
 
-pub fn spam(found: &Found, subject: &Subject) -> Option<Flag> {
+/// Whether the word before a promotion, in its sentence, makes it the company's own ("вашу
+/// рекламу"): a complaint referring to the ad, not an ad.
+fn addressed(lexicon: &Lexicon, subject: &Subject, promotion: &Match) -> bool {
+    promotion.first.checked_sub(1).is_some_and(|i| {
+        subject.words[i].sentence == subject.words[promotion.first].sentence
+            && lexicon.addressed.contains(&subject.words[i].text)
+    })
+}
+
+pub fn spam(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<Flag> {
     // Words matched by two entries (a prefix and an exact form, or a phrase and a phrase inside
     // it) are one promotion, not two: keep only matches no earlier match contains.
-    let mut matches: Vec<&Match> = found.of(Category::Spam).collect();
+    let mut matches: Vec<&Match> = found
+        .of(Category::Spam)
+        .filter(|m| !addressed(lexicon, subject, m))
+        .collect();
     matches.sort_by_key(|m| (m.first, std::cmp::Reverse(m.last)));
     matches.dedup_by(|inner, outer| inner.last <= outer.last);
     // A promotion in quotation marks is a complaint quoting the ad («акция только сегодня»).
