@@ -281,6 +281,25 @@ mod tests {
     }
 
     #[test]
+    fn a_review_promised_as_praise_threatens_nobody() {
+        for (language, honest) in [
+            (
+                "ru",
+                "Деньги на карту вернули за два дня, обязательно напишу хороший отзыв на Озоне.",
+            ),
+            (
+                "uk",
+                "Гроші на картку повернули за два дні, обов'язково напишу гарний відгук на Rozetka.",
+            ),
+        ] {
+            assert!(kinds(&analysis(language, honest)).is_empty(), "{honest}");
+        }
+        // Praise denied is a threat again.
+        let threat = "Верните деньги, иначе напишу не самый хороший отзыв на Озоне.";
+        assert_eq!(kinds(&analysis("ru", threat)), [FlagKind::Extortion]);
+    }
+
+    #[test]
     fn a_publishing_verb_threatens_only_with_a_venue_in_its_sentence() {
         let flagged = analysis(
             "uk",

@@ -70,6 +70,25 @@ fn negated(lexicon: &Lexicon, subject: &Subject, found: &Match) -> bool {
             .contains(&subject.words[found.first - 1].text)
 }
 
+/// Whether words of praise come strictly between the word positions `after` and `before`: a
+/// review promised as praise ("оставлю хороший отзыв", "напишу гарний відгук на Rozetka")
+/// threatens nobody. Praise with a negator among the two words before it is none ("не самый
+/// хороший отзыв").
+fn praised_between(
+    lexicon: &Lexicon,
+    subject: &Subject,
+    found: &Found,
+    after: usize,
+    before: usize,
+) -> bool {
+    found.of(Category::Positive).any(|praise| {
+        praise.first > after
+            && praise.last < before
+            && !(praise.first.saturating_sub(2)..praise.first)
+                .any(|i| lexicon.negators.contains(&subject.words[i].text))
+    })
+}
+
 /// Whether an offer connector of one or two words ends `gap` words before `found`.
 fn offered(lexicon: &Lexicon, subject: &Subject, found: &Match, gap: usize) -> bool {
     let word = |back: usize| {
@@ -110,6 +129,7 @@ pub fn extortion(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<
     let mut threats: Vec<(Match, Option<Match>)> = found
         .of(Category::Threat)
         .filter(|t| !negated(lexicon, subject, t) || offers_silence(lexicon, subject, t))
+        .filter(|t| !praised_between(lexicon, subject, found, t.first, t.last))
         .chain(
             found
                 .of(Category::Takedown)
@@ -124,7 +144,10 @@ pub fn extortion(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<
         }
         let venue = found.of(Category::Venue).find(|venue| {
             subject.sentence(venue) == subject.sentence(verb)
-                && (venue.last < verb.first || venue.first > verb.last)
+                && (venue.last < verb.first
+                    && !praised_between(lexicon, subject, found, venue.last, verb.first)
+                    || venue.first > verb.last
+                        && !praised_between(lexicon, subject, found, verb.last, venue.first))
         });
         if venue.is_some() || offer {
             threats.push((*verb, venue.copied()));
