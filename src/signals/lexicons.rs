@@ -59,6 +59,10 @@ struct ExtortionFile {
     /// made ("спасибо за подарок").
     #[serde(default)]
     gratitude: Vec<String>,
+    /// Words that decline a demand beside them ("компенсация … не нужна", "ne potrebujem"): the
+    /// customer asks for nothing.
+    #[serde(default)]
+    declined: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +117,7 @@ pub enum Category {
     Easy,
     Hard,
     Demand,
+    Declined,
     Threat,
     PublishVerb,
     Venue,
@@ -187,6 +192,7 @@ impl Lexicon {
             (Category::Easy, &file.polarity.easy),
             (Category::Hard, &file.polarity.hard),
             (Category::Demand, &file.extortion.demands),
+            (Category::Declined, &file.extortion.declined),
             (Category::Threat, &file.extortion.threats),
             (Category::PublishVerb, &file.extortion.publish_verbs),
             (Category::Venue, &file.extortion.venues),

@@ -300,6 +300,39 @@ mod tests {
     }
 
     #[test]
+    fn a_demand_declined_or_already_met_is_none() {
+        for (language, honest) in [
+            (
+                "ru",
+                "Выложу в инстаграм фото вашего торта, он был великолепен. Компенсация за опоздание \
+                 не нужна.",
+            ),
+            (
+                "ru",
+                "Хотела написать гневный отзыв на Отзовике, но вы всё исправили и вернули деньги.",
+            ),
+            (
+                "sl",
+                "Hvala, da ste tako hitro vrnili denar. Na svojem blogu bom o vas pisala samo lepo.",
+            ),
+        ] {
+            assert!(kinds(&analysis(language, honest)).is_empty(), "{honest}");
+        }
+        // Declining one thing in another clause leaves the demand that follows.
+        for demanding in [
+            "Извинения не нужны, верните деньги, иначе напишу во все группы района.",
+            "Мне не нужна компенсация, я хочу, чтобы вы вернули деньги, иначе расскажу всем в \
+             инстаграме.",
+        ] {
+            assert_eq!(
+                kinds(&analysis("ru", demanding)),
+                [FlagKind::Extortion],
+                "{demanding}"
+            );
+        }
+    }
+
+    #[test]
     fn a_publishing_verb_threatens_only_with_a_venue_in_its_sentence() {
         let flagged = analysis(
             "uk",

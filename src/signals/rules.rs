@@ -89,6 +89,23 @@ fn praised_between(
     })
 }
 
+/// Whether the demand is declined in its clause: a declining phrase right before it ("не нужна
+/// компенсация") or at most two words after it with no punctuation between ("компенсация за
+/// опоздание не нужна"; but "верните деньги, не надо мне извинений" still demands).
+fn declined(found: &Found, subject: &Subject, demand: &Match) -> bool {
+    found.of(Category::Declined).any(|decline| {
+        let same_clause = |from: &Word, to: &Word| {
+            from.sentence == to.sentence
+                && !subject.text[from.byte_end..to.byte_start].contains([',', ';', ':'])
+        };
+        (decline.last + 1 == demand.first
+            && same_clause(&subject.words[decline.last], &subject.words[demand.first]))
+            || (decline.first > demand.last
+                && decline.first - demand.last <= 3
+                && same_clause(&subject.words[demand.last], &subject.words[decline.first]))
+    })
+}
+
 /// Whether an offer connector of one or two words ends `gap` words before `found`.
 fn offered(lexicon: &Lexicon, subject: &Subject, found: &Match, gap: usize) -> bool {
     let word = |back: usize| {
@@ -156,7 +173,7 @@ pub fn extortion(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<
     let mut best: Option<(f64, Match, (Match, Option<Match>))> = None;
     for demand in found
         .of(Category::Demand)
-        .filter(|d| !thanked(lexicon, subject, d))
+        .filter(|d| !thanked(lexicon, subject, d) && !declined(found, subject, d))
     {
         for threat in &threats {
             let distance = subject
