@@ -186,6 +186,18 @@ impl Lexicon {
         let file: LexiconFile = toml::from_str(toml_text)
             .map_err(|e| Error::Config(format!("lexicon {language}: {e}")))?;
         let mut patterns = PatternSet::default();
+        let gap_breaking = [
+            Category::Positive,
+            Category::Negative,
+            Category::Easy,
+            Category::Hard,
+            Category::Threat,
+            Category::PublishVerb,
+        ];
+        patterns.break_gaps_at(
+            word_set(&file.polarity.negators),
+            &gap_breaking.map(|category| category as u16),
+        );
         for (category, list) in [
             (Category::Positive, &file.polarity.positive),
             (Category::Negative, &file.polarity.negative),

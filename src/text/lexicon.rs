@@ -4,14 +4,15 @@
 //! ending in `*` matches any word starting with it (how inflected forms are caught: `отзыв*`
 //! matches отзыв, отзывы, отзывов); otherwise it matches the word exactly. The words of a
 //! multi-word pattern must appear in that order with at most [`MAX_GAP`] other words between
-//! neighbours ("напишу везде отзывы"). Words are normalized as everywhere else (case, `ё→е`,
+//! neighbours ("напишу везде отзывы"); for the tags that ask for it, none of them a gap breaker (a
+//! negator: "objavil pa ne bom" is no "objavil* bom"). Words are normalized as everywhere else (case, `ё→е`,
 //! apostrophes), so lexicons are written in lowercase.
 //!
 //! Matching is a hash lookup per word (patterns are indexed by the first characters of their
 //! first word), so cost grows with the text, not with the lexicon. Patterns carry a tag (which
 //! list they came from), so one pass over a text finds the matches of every list at once.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use tantivy::tokenizer::{TokenStream, Tokenizer};
 
@@ -118,15 +119,26 @@ impl Pattern {
         (!parts.is_empty()).then_some(Pattern { parts })
     }
 
-    /// The index of the last word if the pattern matches starting at `words[start]`.
-    fn match_at(&self, words: &[Word], start: usize) -> Option<usize> {
+    /// The index of the last word if the pattern matches starting at `words[start]`, with no
+    /// word of `breakers` between its words.
+    fn match_at(
+        &self,
+        words: &[Word],
+        start: usize,
+        breakers: &FxHashSet<String>,
+    ) -> Option<usize> {
         if !self.parts[0].matches(&words[start].text) {
             return None;
         }
         let mut last = start;
         for part in &self.parts[1..] {
             let window = (last + 1)..(last + 2 + MAX_GAP).min(words.len());
-            last = window.into_iter().find(|i| part.matches(&words[*i].text))?;
+            last = window
+                .into_iter()
+                .take_while(|i| {
+                    part.matches(&words[*i].text) || !breakers.contains(&words[*i].text)
+                })
+                .find(|i| part.matches(&words[*i].text))?;
         }
         Some(last)
     }
@@ -149,6 +161,11 @@ pub struct PatternSet {
     by_key: FxHashMap<String, Vec<usize>>,
     /// Patterns whose first word is a prefix shorter than the key: checked against every word.
     unkeyed: Vec<usize>,
+    /// Words that may not stand between the words of a pattern of one of `breaking_tags`.
+    gap_breakers: FxHashSet<String>,
+    breaking_tags: FxHashSet<u16>,
+    /// No word breaks a gap: what patterns of other tags are matched with.
+    no_breakers: FxHashSet<String>,
 }
 
 impl PatternSet {
@@ -157,6 +174,15 @@ impl PatternSet {
         let mut set = PatternSet::default();
         set.add(0, sources);
         set
+    }
+
+    /// Words that may not stand between the words of a multi-word pattern of one of `tags`
+    /// (normalized): a negator there turns a threat or a word of praise around ("objavil pa ne
+    /// bom" is no "objavil* bom"), where in a demand it belongs to its condition ("если деньги не
+    /// придут на карту").
+    pub fn break_gaps_at(&mut self, breakers: FxHashSet<String>, tags: &[u16]) {
+        self.gap_breakers = breakers;
+        self.breaking_tags = tags.iter().copied().collect();
     }
 
     /// Adds a list of patterns under `tag`.
@@ -196,10 +222,16 @@ impl PatternSet {
                 .flatten()
                 .chain(self.unkeyed.iter());
             for &pattern in candidates {
-                if let Some(last) = self.patterns[pattern].match_at(words, start) {
+                let tag = self.tags[pattern];
+                let breakers = if self.breaking_tags.contains(&tag) {
+                    &self.gap_breakers
+                } else {
+                    &self.no_breakers
+                };
+                if let Some(last) = self.patterns[pattern].match_at(words, start, breakers) {
                     found.push(Match {
                         pattern,
-                        tag: self.tags[pattern],
+                        tag,
                         first: start,
                         last,
                     });
@@ -250,6 +282,22 @@ mod tests {
         ] {
             assert!(!set.any(&words(text)), "{text}");
         }
+    }
+
+    #[test]
+    fn a_breaker_in_a_gap_stops_the_patterns_of_the_tags_that_ask_for_it() {
+        let mut set = PatternSet::default();
+        set.add(1, &["objavil* bom", "ni en kupec ne bo"]);
+        set.add(2, &["denar* na kartic*"]);
+        set.break_gaps_at(FxHashSet::from_iter(["ne".to_string()]), &[1]);
+        let tags =
+            |text: &str| -> Vec<u16> { set.find_all(&words(text)).iter().map(|m| m.tag).collect() };
+        assert_eq!(tags("objavil pa bom vse"), [1]);
+        assert!(tags("objavil pa ne bom ničesar").is_empty());
+        // A breaker that is a word of the pattern itself is matched, not skipped.
+        assert_eq!(tags("ni en kupec ne bo prišel"), [1]);
+        // Other tags keep their gaps: the negation belongs to the demand's condition.
+        assert_eq!(tags("če denarja ne bo na kartici"), [2]);
     }
 
     #[test]
