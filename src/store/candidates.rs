@@ -3,8 +3,8 @@
 //!
 //! With a million items stored an item meets about two candidates, most of them months-old chance
 //! hits of texts sharing stock phrases, and reading each one's row is a random page of
-//! `feedback_signals` that is in no cache. `signature_screens` keeps the low byte of each MinHash
-//! slot (a fifth of the row), small enough to stay in the writer's cache: slots whose full hashes
+//! `feedback_signals` that is in no cache. A screen (`screens`) keeps the low byte of each MinHash
+//! slot (a fifth of the row), small enough to stay in the OS's file cache: slots whose full hashes
 //! agree agree in their low bytes too, so a candidate whose low bytes agree too rarely would fail
 //! verification and its row is not read. The screen changes no decision, only what is read.
 //!
@@ -19,6 +19,7 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
 use super::rows;
+use super::screens::ScreenFile;
 use crate::error::{Error, Result};
 use crate::signals::dedup::{self, TextFingerprint};
 
@@ -85,7 +86,7 @@ impl RecentRows {
     }
 }
 
-/// The low byte of each slot of a signature: what `signature_screens` keeps.
+/// The low byte of each slot of a signature: what a screen keeps.
 pub(super) fn low_bytes(signature: &[u32]) -> Vec<u8> {
     // Truncation is the point: the low byte of a uniform hash is a uniform byte.
     signature.iter().map(|slot| *slot as u8).collect()
@@ -123,10 +124,10 @@ pub(super) struct CandidateReads {
 
 /// The rows of the `wanted` candidates that could match a text that met them: from `recent`
 /// where it has them (taking them out of it), the rest screened and then read from the store, a
-/// few statements for any number. A candidate without a screen (not stored, or stored before
-/// the screens existed and not yet filled in) is read.
+/// few statements for any number. A candidate without a screen (not stored) is read.
 pub(super) async fn candidate_rows(
     connection: &mut SqliteConnection,
+    screens: &ScreenFile,
     recent: &mut RecentRows,
     wanted: &Wanted<'_>,
     threshold: f64,
@@ -141,27 +142,16 @@ pub(super) async fn candidate_rows(
             None => missing.push(item),
         }
     }
-    for chunk in missing.chunks(CANDIDATES_PER_READ) {
-        let sql = format!(
-            "SELECT item, text_hash, low_bytes FROM signature_screens WHERE item IN ({})",
-            rows::placeholders(chunk.len())
-        );
-        // Only placeholders are formatted in; the item numbers are bound.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for item in chunk {
-            query = query.bind(i64::from(*item));
-        }
-        for row in query.fetch_all(&mut *connection).await? {
-            let item = item_number(row.try_get("item")?)?;
-            let text_hash: i64 = row.try_get("text_hash")?;
-            let low_bytes: &[u8] = row.try_get("low_bytes")?;
-            let met = wanted.get(&item).map(Vec::as_slice).unwrap_or_default();
-            if !met
-                .iter()
-                .any(|new| could_match(text_hash, low_bytes, new, threshold))
-            {
-                reads.ruled_out.insert(item);
-            }
+    for &item in &missing {
+        let Some((text_hash, low_bytes)) = screens.read(item)? else {
+            continue;
+        };
+        let met = wanted.get(&item).map(Vec::as_slice).unwrap_or_default();
+        if !met
+            .iter()
+            .any(|new| could_match(text_hash, &low_bytes, new, threshold))
+        {
+            reads.ruled_out.insert(item);
         }
     }
     missing.retain(|item| !reads.ruled_out.contains(item));

@@ -8,6 +8,7 @@
 //! candidate is verified against the stored signature before it counts.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -21,9 +22,10 @@ use super::candidates::{CandidateRow, RecentRows, Wanted, candidate_rows, item_n
 use super::customers::{CustomerItems, SharedCustomerItems};
 use super::pending::PendingRows;
 use super::rows;
+use super::screens::{Screen, ScreenFile};
 use super::signal_rows::{
-    MAX_HISTORY, Screen, Subject, backfill, cluster_sizes, customer_histories, fill_screens,
-    history_window, insert_screens, join_cluster, signals_row,
+    MAX_HISTORY, Subject, backfill, cluster_sizes, customer_histories, history_window,
+    join_cluster, signals_row,
 };
 use crate::error::Result;
 use crate::model::{Feedback, FeedbackKind, Flag, FlagKind, Sentiment, TextSpan};
@@ -39,6 +41,8 @@ const MAX_EVIDENCE_CHARS: usize = 1000;
 /// The most recent items held in memory for repeats and bursts: at about 370 bytes an item
 /// (measured) 185 MB, and five times what a window of 30 days holds at 3,000 items a day.
 const MAX_HELD_ITEMS: usize = 500_000;
+/// Screens the start-up load writes at a time.
+const SCREENS_PER_WRITE: usize = 8192;
 
 /// What one write batch reads before its first item (one statement for all its items instead
 /// of one per item and question: every statement is a round trip to SQLite's thread), kept
@@ -75,6 +79,8 @@ pub(super) struct SignalState {
     lsh: LshTables,
     frequencies: DocumentFrequencies,
     recent: RecentRows,
+    /// The screens of every stored item, written afresh at start-up.
+    screens: ScreenFile,
     activity: RecentActivity,
     /// Every stored item by customer, shared with the store's readers.
     customers: SharedCustomerItems,
@@ -104,9 +110,10 @@ pub(super) fn is_complaint(kind: FeedbackKind, sentiment: Sentiment) -> bool {
 
 impl SignalState {
     /// Fills in `feedback_signals` for items stored before it existed, then rebuilds the
-    /// in-memory tables from it.
+    /// in-memory tables and the screens file at `screens_path` from it.
     pub async fn load(
         connection: &mut SqliteConnection,
+        screens_path: &Path,
         dedup: DedupParams,
         history: HistoryParams,
     ) -> Result<SignalState> {
@@ -122,6 +129,7 @@ impl SignalState {
             lsh: LshTables::new(&dedup),
             frequencies: DocumentFrequencies::default(),
             recent: RecentRows::default(),
+            screens: ScreenFile::create(screens_path)?,
             activity: RecentActivity::new(history.reach(), newest, MAX_HELD_ITEMS),
             customers: SharedCustomerItems::default(),
             // Numbered from 1, as SQLite numbers rows.
@@ -138,9 +146,11 @@ impl SignalState {
         // customer is, for the customer map (0.6 s more with a million items, 3.6 → 4.2 s).
         let mut first_held: Option<u32> = None;
         let mut customers = CustomerItems::default();
+        let mut screens = Vec::with_capacity(SCREENS_PER_WRITE);
         {
             let mut rows = sqlx::query(
-                "SELECT item, signature, stems, created_at, customer_id FROM feedback_signals",
+                "SELECT item, signature, text_hash, stems, created_at, customer_id \
+                 FROM feedback_signals",
             )
             .fetch(&mut *connection);
             while let Some(row) = rows.try_next().await? {
@@ -148,6 +158,15 @@ impl SignalState {
                 state.next_item = state.next_item.max(item + 1);
                 let signature = dedup::signature_from_bytes(row.try_get("signature")?);
                 state.lsh.push_unsorted(item, &signature);
+                screens.push(Screen {
+                    item,
+                    text_hash: row.try_get("text_hash")?,
+                    low_bytes: low_bytes(&signature),
+                });
+                if screens.len() == SCREENS_PER_WRITE {
+                    state.screens.write(&screens)?;
+                    screens.clear();
+                }
                 state
                     .frequencies
                     .add(&repeats::stems_from_bytes(row.try_get("stems")?));
@@ -163,6 +182,7 @@ impl SignalState {
                 items += 1;
             }
         }
+        state.screens.write(&screens)?;
         state.customers = customers.seal();
         if let Some(first_held) = first_held {
             let mut rows = sqlx::query(
@@ -186,13 +206,11 @@ impl SignalState {
             }
         }
         state.lsh.seal();
-        let screens_filled = fill_screens(connection, items).await?;
         tracing::info!(
             items,
             recent_items = state.activity.held(),
             lsh_bytes = state.lsh.memory_bytes(),
             stem_bytes = state.frequencies.memory_bytes(),
-            screens_filled,
             clusters = state.cluster_sizes.len(),
             customer_items = state.customers.read().len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -260,10 +278,23 @@ impl SignalState {
             }
             view.scored.insert(position, scored);
         }
-        let reads = candidate_rows(connection, &mut self.recent, &wanted, dedup.threshold).await?;
+        let reads = candidate_rows(
+            connection,
+            &self.screens,
+            &mut self.recent,
+            &wanted,
+            dedup.threshold,
+        )
+        .await?;
         view.candidates.extend(reads.rows);
         view.ruled_out.extend(reads.ruled_out);
         Ok(view)
+    }
+
+    /// Writes the screens of the batch's own stored items: call just before the batch commits,
+    /// so that a failed write rolls the batch back.
+    pub fn write_screens(&mut self, view: &BatchView) -> Result<()> {
+        self.screens.write(&view.screens)
     }
 
     /// Keeps what a committed batch read and added for the next batches: its candidate rows
@@ -347,9 +378,14 @@ impl SignalState {
             .map(|item| (*item, vec![&fingerprint.text]))
             .collect();
         if !missing.is_empty() {
-            let reads =
-                candidate_rows(connection, &mut self.recent, &missing, self.dedup.threshold)
-                    .await?;
+            let reads = candidate_rows(
+                connection,
+                &self.screens,
+                &mut self.recent,
+                &missing,
+                self.dedup.threshold,
+            )
+            .await?;
             view.candidates.extend(reads.rows);
             view.ruled_out.extend(reads.ruled_out);
         }
@@ -487,12 +523,6 @@ impl BatchView {
         self.scored.clear();
         self.batch_bands.clear();
         self.cluster_joins.clear();
-    }
-
-    /// Writes the screens of the batch's own stored items, in a few statements: call just
-    /// before the batch commits.
-    pub async fn write_screens(&self, connection: &mut SqliteConnection) -> Result<()> {
-        insert_screens(connection, &self.screens).await
     }
 
     /// The customer's items around a new one, newest first: what was stored before the batch

@@ -16,6 +16,7 @@ mod linkage;
 mod pending;
 mod review;
 mod rows;
+mod screens;
 mod signal_rows;
 mod surveys;
 #[cfg(test)]
@@ -158,8 +159,13 @@ impl Store {
         let next_sequence = rows::max_sequence(&mut writer_connection).await? + 1;
         // Readers keep 64 MiB each; the writer's cache grows with the store (see `cache`).
         let mut cache = WriterCache::for_stored_items(&mut writer_connection).await?;
-        let signals =
-            SignalState::load(&mut writer_connection, options.dedup, options.history).await?;
+        let signals = SignalState::load(
+            &mut writer_connection,
+            &data_dir.join(screens::SCREENS_FILE),
+            options.dedup,
+            options.history,
+        )
+        .await?;
         let customers = signals.customers();
         cache.fit(&mut writer_connection, signals.items()).await?;
         let (writes, queue) = mpsc::channel(options.write_queue_capacity.max(1));

@@ -1,6 +1,6 @@
 //! The signal state's rows in the store: inserting an item's `feedback_signals` row, putting an
-//! item into a cluster, reading customer histories that memory does not hold, writing the
-//! items' duplicate screens, and filling in the rows of items stored before either table existed.
+//! item into a cluster, reading customer histories that memory does not hold, and filling in the
+//! rows of items stored before the table existed.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
 
-use super::candidates::{item_number, low_bytes};
+use super::candidates::item_number;
 use super::customers::{SharedCustomerItems, json_items};
 use super::history::{NewItem, is_complaint};
 use super::pending::SignalsRow;
@@ -24,23 +24,10 @@ use crate::signals::{Fingerprint, fingerprint};
 
 /// The most of a customer's items read to judge repeats and bursts.
 pub(super) const MAX_HISTORY: i64 = 200;
-/// Screens one statement writes (three parameters each).
-const SCREENS_PER_INSERT: usize = 1000;
-/// Items whose screens one start-up step fills in (one transaction).
-const SCREEN_FILL_STEP: i64 = 10_000;
 /// Items whose signals one start-up step computes and writes (one transaction).
 const BACKFILL_PAGE: i64 = 5_000;
 /// How often the signals backfill logs its progress.
 const BACKFILL_PROGRESS: std::time::Duration = std::time::Duration::from_secs(5);
-/// Screens filled in between two progress lines in the log (about half a second's work).
-const SCREEN_FILL_PROGRESS: usize = 100_000;
-
-/// An item's row of `signature_screens` (see `candidates`).
-pub(super) struct Screen {
-    pub item: u32,
-    pub text_hash: i64,
-    pub low_bytes: Vec<u8>,
-}
 
 /// The stored facts of an item that its signals row repeats.
 pub(super) struct Subject<'a> {
@@ -336,87 +323,4 @@ fn fingerprints(texts: &[(&str, &str)], params: &DedupParams) -> Vec<Fingerprint
             })
             .collect()
     })
-}
-
-/// Writes items' screens. A screen replaces one left by an item of a batch that rolled back.
-pub(super) async fn insert_screens(
-    connection: &mut SqliteConnection,
-    screens: &[Screen],
-) -> Result<()> {
-    for chunk in screens.chunks(SCREENS_PER_INSERT) {
-        let sql = format!(
-            "INSERT OR REPLACE INTO signature_screens (item, text_hash, low_bytes) VALUES {}",
-            vec!["(?, ?, ?)"; chunk.len()].join(", ")
-        );
-        // Only placeholders are formatted in; every value is bound.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for screen in chunk {
-            query = query
-                .bind(i64::from(screen.item))
-                .bind(screen.text_hash)
-                .bind(&screen.low_bytes);
-        }
-        query.execute(&mut *connection).await?;
-    }
-    Ok(())
-}
-
-/// Writes the screens of stored items that have none (a data dir from before the screens
-/// existed), given how many signals rows are stored. Returns how many it wrote.
-pub(super) async fn fill_screens(
-    connection: &mut SqliteConnection,
-    stored: usize,
-) -> Result<usize> {
-    // Counting a column reads every row, which also brings the small table into the writer's
-    // cache, where the duplicate check wants it.
-    let screens: i64 = sqlx::query_scalar("SELECT COUNT(low_bytes) FROM signature_screens")
-        .fetch_one(&mut *connection)
-        .await?;
-    let missing = stored.saturating_sub(screens as usize);
-    if missing == 0 {
-        return Ok(0);
-    }
-    let started = Instant::now();
-    tracing::info!(missing, "writing the duplicate screens of older items");
-    let (mut after, mut filled) = (0i64, 0usize);
-    loop {
-        let step = sqlx::query(
-            "SELECT s.item, s.text_hash, s.signature FROM feedback_signals s \
-             WHERE s.item > ? AND NOT EXISTS \
-               (SELECT 1 FROM signature_screens c WHERE c.item = s.item) \
-             ORDER BY s.item LIMIT ?",
-        )
-        .bind(after)
-        .bind(SCREEN_FILL_STEP)
-        .fetch_all(&mut *connection)
-        .await?;
-        let Some(last) = step.last() else {
-            break;
-        };
-        after = last.try_get("item")?;
-        let screens = step
-            .iter()
-            .map(|row| {
-                Ok(Screen {
-                    item: item_number(row.try_get("item")?)?,
-                    text_hash: row.try_get("text_hash")?,
-                    low_bytes: low_bytes(&dedup::signature_from_bytes(row.try_get("signature")?)),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut transaction = sqlx::Connection::begin(&mut *connection).await?;
-        insert_screens(&mut transaction, &screens).await?;
-        transaction.commit().await?;
-        let before = filled;
-        filled += screens.len();
-        if filled / SCREEN_FILL_PROGRESS != before / SCREEN_FILL_PROGRESS {
-            tracing::info!(filled, missing, "duplicate screens written");
-        }
-    }
-    tracing::info!(
-        filled,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "duplicate screens of older items written"
-    );
-    Ok(filled)
 }

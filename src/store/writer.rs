@@ -245,7 +245,7 @@ async fn apply_batch(
         }
     }
     view.pending.write(&mut transaction, &state.linkage).await?;
-    view.write_screens(&mut transaction).await?;
+    state.signals.write_screens(&view)?;
     let started = std::time::Instant::now();
     transaction.commit().await?;
     metrics::histogram!("triage_store_commit_seconds").record(started.elapsed().as_secs_f64());
