@@ -1,8 +1,8 @@
 //! The writer connection's page cache, sized by the store's item count.
 //!
-//! Every new item reads pages at random places: the duplicate screens of its candidates (about
-//! 150 bytes per stored item), and until migration 0013 a leaf of the customer index (80 bytes).
-//! Between two visits of the same page the writer touches many others, so the cache must hold
+//! Every new item reads pages at random places: the rows of its duplicate candidates, until
+//! migration 0014 their screens (about 150 bytes per stored item), and until migration 0013 a
+//! leaf of the customer index (80 bytes). Between two visits of the same page the writer touches many others, so the cache must hold
 //! far more than those structures for the visits to hit it. With a fixed 256 MiB the writer's time per item
 //! jumped by a fifth once a million-item import passed 750k items (from then on the inserts read
 //! pages back from the file); 512 bytes per stored item keeps the cache ahead of it
@@ -31,10 +31,11 @@ pub(super) struct WriterCache {
 }
 
 impl WriterCache {
-    /// A cache sized for the items already stored, before the writer's tables are loaded: the
-    /// load reads the duplicate screens last to leave them in the cache, but at the connection's
-    /// default 64 MiB a million items' screens (150 MB) did not fit, and new items read the
-    /// rest back from the file page by page (docs/PERFORMANCE.md, session 23).
+    /// A cache sized for the items already stored, before the writer's tables are loaded, so
+    /// that the load leaves the newest items' rows (the likeliest duplicate candidates) in it.
+    /// Sized only after the load, at the connection's default 64 MiB, a million items' duplicate
+    /// screens (150 MB, in the store until migration 0014) did not fit, and new items read them
+    /// back from the file page by page (docs/PERFORMANCE.md, session 23).
     pub async fn for_stored_items(connection: &mut SqliteConnection) -> Result<WriterCache> {
         let stored: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(item), 0) FROM feedback_signals")
             .fetch_one(&mut *connection)
