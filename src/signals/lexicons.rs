@@ -63,6 +63,10 @@ struct ExtortionFile {
     /// customer asks for nothing.
     #[serde(default)]
     declined: Vec<String>,
+    /// Words of hoping ("надеюсь", "сподіваюся", "upam"): a story the customer hopes will reach a
+    /// forum ("upam, da bo ta zgodba na forumu pomagala drugim") is wished for, not threatened.
+    #[serde(default)]
+    hopes: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +82,10 @@ struct PersonalAttackFile {
     names: Vec<String>,
     insults: Vec<String>,
     punishments: Vec<String>,
+    /// The writer as the subject ("я", "sem"): an insult just after one is aimed at the writer
+    /// ("я сам дурак, курьер ни при чём"), not at an employee.
+    #[serde(default)]
+    speaker: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +151,10 @@ pub struct Lexicon {
     pub offer_connectors: FxHashSet<String>,
     /// See `ExtortionFile::gratitude`.
     pub gratitude: FxHashSet<String>,
+    /// See `ExtortionFile::hopes`.
+    pub hopes: FxHashSet<String>,
+    /// See `PersonalAttackFile::speaker`.
+    pub speaker: FxHashSet<String>,
     /// See `SpamFile::addressed`.
     pub addressed: FxHashSet<String>,
     pub intensifiers: FxHashSet<String>,
@@ -233,6 +245,8 @@ impl Lexicon {
             negators: word_set(&file.polarity.negators),
             offer_connectors: word_set(&file.extortion.offer_connectors),
             gratitude: word_set(&file.extortion.gratitude),
+            hopes: word_set(&file.extortion.hopes),
+            speaker: word_set(&file.personal_attack.speaker),
             addressed: word_set(&file.spam.addressed),
             intensifiers: word_set(&file.polarity.intensifiers),
             contrast: word_set(&file.polarity.contrast),

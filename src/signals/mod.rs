@@ -300,6 +300,48 @@ mod tests {
     }
 
     #[test]
+    fn a_story_hoped_to_reach_a_forum_threatens_nobody() {
+        for (language, honest) in [
+            (
+                "sl",
+                "Upam, da bo ta zgodba na forumu pomagala drugim kupcem, ki čakajo na vračilo.",
+            ),
+            (
+                "ru",
+                "Надеюсь, эта история попадёт на форум и поможет другим вернуть деньги.",
+            ),
+        ] {
+            assert!(kinds(&analysis(language, honest)).is_empty(), "{honest}");
+        }
+        // A hope further back is about something else: the threat stands.
+        let threat = "Надеюсь, вы вернёте деньги до среды, иначе эта история будет во всех \
+                      пабликах города.";
+        assert_eq!(kinds(&analysis("ru", threat)), [FlagKind::Extortion]);
+    }
+
+    #[test]
+    fn an_insult_the_writer_aims_at_themself_attacks_nobody() {
+        for (language, honest) in [
+            (
+                "ru",
+                "Я сам болван, перепутал адрес доставки, курьер тут ни при чём.",
+            ),
+            (
+                "sl",
+                "Bil sem pravi bebec, ker sem verjel reklami, prodajalec pa je bil prijazen.",
+            ),
+        ] {
+            assert!(
+                !kinds(&analysis(language, honest)).contains(&FlagKind::PersonalAttack),
+                "{honest}"
+            );
+        }
+        // A retort still insults the employee.
+        let attack = "Курьер Денис сказал, что я сам виноват. Сам ты болван, Денис.";
+        assert_eq!(kinds(&analysis("ru", attack)), [FlagKind::PersonalAttack]);
+    }
+
+    #[test]
     fn a_demand_declined_or_already_met_is_none() {
         for (language, honest) in [
             (

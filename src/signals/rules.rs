@@ -127,6 +127,17 @@ fn offers_silence(lexicon: &Lexicon, subject: &Subject, found: &Match) -> bool {
     offered(lexicon, subject, found, 1)
 }
 
+/// Whether a word of hoping comes within the four words before a threat in its sentence
+/// ("upam, da bo ta zgodba na forumu pomagala drugim", "надеюсь, что эта история будет на
+/// форуме"): what the customer hopes to see published is no threat. Further back the hope is
+/// about something else ("надеюсь, вы вернёте деньги, иначе напишу на форуме").
+fn hoped(lexicon: &Lexicon, subject: &Subject, threat: &Match) -> bool {
+    let sentence = subject.words[threat.first].sentence;
+    (threat.first.saturating_sub(4)..threat.first).any(|i| {
+        subject.words[i].sentence == sentence && lexicon.hopes.contains(&subject.words[i].text)
+    })
+}
+
 /// Whether thanks come within the three words before a demand in its sentence: what is thanked
 /// for was granted ("спасибо за бесплатный десерт", "hvala za darilo"), and a grateful customer
 /// who promises to tell everyone threatens nobody.
@@ -147,6 +158,7 @@ pub fn extortion(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<
         .of(Category::Threat)
         .filter(|t| !negated(lexicon, subject, t) || offers_silence(lexicon, subject, t))
         .filter(|t| !praised_between(lexicon, subject, found, t.first, t.last))
+        .filter(|t| !hoped(lexicon, subject, t))
         .chain(
             found
                 .of(Category::Takedown)
@@ -156,7 +168,7 @@ pub fn extortion(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<
         .collect();
     for verb in found.of(Category::PublishVerb) {
         let offer = negated(lexicon, subject, verb);
-        if offer && !offers_silence(lexicon, subject, verb) {
+        if offer && !offers_silence(lexicon, subject, verb) || hoped(lexicon, subject, verb) {
             continue;
         }
         let venue = found.of(Category::Venue).find(|venue| {
@@ -226,7 +238,7 @@ pub fn personal_attack(lexicon: &Lexicon, found: &Found, subject: &Subject) -> O
         .of(Category::Insult)
         .chain(found.of(Category::Punishment))
         .copied()
-        .filter(|h| !negated(lexicon, subject, h))
+        .filter(|h| !negated(lexicon, subject, h) && !self_directed(lexicon, subject, h))
         .collect();
     let hit = hostile.iter().find_map(|h| {
         if subject.names_employee {
@@ -255,6 +267,15 @@ pub fn personal_attack(lexicon: &Lexicon, found: &Found, subject: &Subject) -> O
         ),
         evidence,
         related_feedback_ids: Vec::new(),
+    })
+}
+
+/// Whether the writer is the subject within the two words before an insult in its sentence
+/// ("я сам дурак", "bil sem pravi bedak"): the writer blames themself, not an employee.
+fn self_directed(lexicon: &Lexicon, subject: &Subject, insult: &Match) -> bool {
+    let sentence = subject.words[insult.first].sentence;
+    (insult.first.saturating_sub(2)..insult.first).any(|i| {
+        subject.words[i].sentence == sentence && lexicon.speaker.contains(&subject.words[i].text)
     })
 }
 

@@ -151,10 +151,10 @@ async fn a_lexicon_override_from_config_changes_the_outcome() {
     let embedded = include_str!("../../assets/lexicons/sl.toml");
     std::fs::write(
         lexicons.join("sl.toml"),
-        embedded.replace("words = [\n", "words = [\n  \"bebec*\",\n"),
+        embedded.replace("words = [\n", "words = [\n  \"cepec*\",\n"),
     )
     .unwrap();
-    let text = "Prodajalec je navaden bebec, dostava pa je zamujala.";
+    let text = "Prodajalec je navaden cepec, dostava pa je zamujala.";
     let flags_with = |settings: Settings| async move {
         let server = TestServer::start_with(settings).await;
         let mut client = server.feedback().await;
