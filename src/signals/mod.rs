@@ -375,6 +375,15 @@ mod tests {
     }
 
     #[test]
+    fn a_venue_in_the_gap_of_a_publishing_phrase_counts_unless_praise_is_published() {
+        let threat = "Pričakujem vračilo do petka. Če ga ne bo, bo na YouTubu video z vsemi \
+                      podrobnostmi.";
+        assert_eq!(kinds(&analysis("sl", threat)), [FlagKind::Extortion]);
+        let praise = "Denar so vrnili v enem dnevu, zato bo na forumu objava s pohvalo.";
+        assert!(kinds(&analysis("sl", praise)).is_empty(), "{praise}");
+    }
+
+    #[test]
     fn a_publishing_verb_threatens_only_with_a_venue_in_its_sentence() {
         let flagged = analysis(
             "uk",

@@ -176,7 +176,12 @@ pub fn extortion(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<
                 && (venue.last < verb.first
                     && !praised_between(lexicon, subject, found, venue.last, verb.first)
                     || venue.first > verb.last
-                        && !praised_between(lexicon, subject, found, verb.last, venue.first))
+                        && !praised_between(lexicon, subject, found, verb.last, venue.first)
+                    // In the gap of the verb's own words ("bo na YouTubu video"), unless what
+                    // is published is praise ("bom na forumu napisal pohvalo").
+                    || venue.first > verb.first
+                        && venue.last < verb.last
+                        && !praised_between(lexicon, subject, found, verb.first, verb.last + 4))
         });
         if venue.is_some() || offer {
             threats.push((*verb, venue.copied()));
