@@ -205,6 +205,7 @@ impl Lexicon {
             Category::Hard,
             Category::Threat,
             Category::PublishVerb,
+            Category::Punishment,
         ];
         patterns.break_gaps_at(
             word_set(&file.polarity.negators),

@@ -339,6 +339,12 @@ mod tests {
         // A retort still insults the employee.
         let attack = "Курьер Денис сказал, что я сам виноват. Сам ты болван, Денис.";
         assert_eq!(kinds(&analysis("ru", attack)), [FlagKind::PersonalAttack]);
+        // A call for punishment is no insult: the writer may be its subject.
+        let revenge = "Я добьюсь, чтобы эту кассиршу уволили, помяните моё слово.";
+        assert_eq!(kinds(&analysis("ru", revenge)), [FlagKind::PersonalAttack]);
+        // A negator in its gap turns a punishment around, as it does a threat.
+        let worried = "Курьер переживал, чтобы его не уволили за опоздание, и очень извинялся.";
+        assert!(kinds(&analysis("ru", worried)).is_empty(), "{worried}");
     }
 
     #[test]

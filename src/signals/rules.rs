@@ -241,9 +241,10 @@ pub fn personal_attack(lexicon: &Lexicon, found: &Found, subject: &Subject) -> O
     }));
     let hostile: Vec<Match> = found
         .of(Category::Insult)
+        .filter(|h| !self_directed(lexicon, subject, h))
         .chain(found.of(Category::Punishment))
         .copied()
-        .filter(|h| !negated(lexicon, subject, h) && !self_directed(lexicon, subject, h))
+        .filter(|h| !negated(lexicon, subject, h))
         .collect();
     let hit = hostile.iter().find_map(|h| {
         if subject.names_employee {
@@ -276,7 +277,8 @@ pub fn personal_attack(lexicon: &Lexicon, found: &Found, subject: &Subject) -> O
 }
 
 /// Whether the writer is the subject within the two words before an insult in its sentence
-/// ("я сам дурак", "bil sem pravi bedak"): the writer blames themself, not an employee.
+/// ("я сам дурак", "bil sem pravi bedak"): the writer blames themself, not an employee. Calls for
+/// punishment are not asked this: "я добьюсь, чтобы её уволили" names the writer too.
 fn self_directed(lexicon: &Lexicon, subject: &Subject, insult: &Match) -> bool {
     let sentence = subject.words[insult.first].sentence;
     (insult.first.saturating_sub(2)..insult.first).any(|i| {
