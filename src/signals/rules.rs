@@ -7,6 +7,8 @@
 //! identifiable employee *and* an insult or a call to punish them; a link *and* promotion), and
 //! a negated threat ("не буду писать отзыв") does not count.
 
+use rustc_hash::FxHashSet;
+
 use super::gibberish;
 use super::lexicons::{Category, Found, Lexicon};
 use super::obfuscation::{deobfuscate, may_be_obfuscated, raw_tokens, spells};
@@ -132,20 +134,26 @@ fn offers_silence(lexicon: &Lexicon, subject: &Subject, found: &Match) -> bool {
 /// форуме"): what the customer hopes to see published is no threat. Further back the hope is
 /// about something else ("надеюсь, вы вернёте деньги, иначе напишу на форуме").
 fn hoped(lexicon: &Lexicon, subject: &Subject, threat: &Match) -> bool {
-    let sentence = subject.words[threat.first].sentence;
-    (threat.first.saturating_sub(4)..threat.first).any(|i| {
-        subject.words[i].sentence == sentence && lexicon.hopes.contains(&subject.words[i].text)
-    })
+    word_just_before(&lexicon.hopes, subject, threat, 4)
+}
+
+/// Whether a word of `words` is among the `within` words before `found`, in its sentence.
+fn word_just_before(
+    words: &FxHashSet<String>,
+    subject: &Subject,
+    found: &Match,
+    within: usize,
+) -> bool {
+    let sentence = subject.words[found.first].sentence;
+    (found.first.saturating_sub(within)..found.first)
+        .any(|i| subject.words[i].sentence == sentence && words.contains(&subject.words[i].text))
 }
 
 /// Whether thanks come within the three words before a demand in its sentence: what is thanked
 /// for was granted ("спасибо за бесплатный десерт", "hvala za darilo"), and a grateful customer
 /// who promises to tell everyone threatens nobody.
 fn thanked(lexicon: &Lexicon, subject: &Subject, demand: &Match) -> bool {
-    let sentence = subject.words[demand.first].sentence;
-    (demand.first.saturating_sub(3)..demand.first).any(|i| {
-        subject.words[i].sentence == sentence && lexicon.gratitude.contains(&subject.words[i].text)
-    })
+    word_just_before(&lexicon.gratitude, subject, demand, 3)
 }
 
 pub fn extortion(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<Flag> {
@@ -280,10 +288,7 @@ pub fn personal_attack(lexicon: &Lexicon, found: &Found, subject: &Subject) -> O
 /// ("я сам дурак", "bil sem pravi bedak"): the writer blames themself, not an employee. Calls for
 /// punishment are not asked this: "я добьюсь, чтобы её уволили" names the writer too.
 fn self_directed(lexicon: &Lexicon, subject: &Subject, insult: &Match) -> bool {
-    let sentence = subject.words[insult.first].sentence;
-    (insult.first.saturating_sub(2)..insult.first).any(|i| {
-        subject.words[i].sentence == sentence && lexicon.speaker.contains(&subject.words[i].text)
-    })
+    word_just_before(&lexicon.speaker, subject, insult, 2)
 }
 
 pub fn abusive_language(lexicon: &Lexicon, found: &Found, subject: &Subject) -> Option<Flag> {

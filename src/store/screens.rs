@@ -26,7 +26,6 @@ pub(super) const SCREENS_FILE: &str = "duplicate-screens.bin";
 const RECORD_LEN: usize = 4 + 8 + SIGNATURE_LEN;
 
 /// An item's screen: its text hash and the low byte of each slot of its signature.
-#[derive(Debug, Clone, PartialEq)]
 pub(super) struct Screen {
     pub item: u32,
     pub text_hash: i64,
